@@ -1,0 +1,7 @@
+export * from './events';
+export * from './frames';
+export * from './limits';
+export * from './reducer';
+export * from './state';
+export * from './tool-output';
+export * from './api';

@@ -1,0 +1,44 @@
+/**
+ * Protocol version and limits. Every limit here is enforced by the server and documented in
+ * PROTOCOL.md; clients and runners import the same numbers so they can stay under them.
+ */
+
+/** Version of the wire protocol; sent in `ready` and stored with every session. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest WebSocket frame (UTF-8 bytes) the server accepts on any socket: 1 MiB. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/**
+ * Largest single event (UTF-8 bytes of its JSON body): 256 KiB. Keeps a row far below DO SQLite's
+ * 2 MB row limit (Cloudflare DO limits) and a replay round bounded.
+ */
+export const MAX_EVENT_BYTES = 256 * 1024;
+
+/** Most events in one runner `events` frame. */
+export const MAX_EVENTS_PER_FRAME = 1000;
+
+/** Tool output cap (UTF-8 bytes of its JSON): 32 KiB; larger outputs are cut and marked `truncated`. */
+export const TOOL_OUTPUT_LIMIT_BYTES = 32 * 1024;
+
+/**
+ * A subscriber missing more than this many events gets a `snapshot` at head instead of the events.
+ */
+export const REPLAY_LIMIT = 10_000;
+
+/** Most events (and at most `MAX_FRAME_BYTES`) per `events` frame sent while replaying. */
+export const REPLAY_ROUND_EVENTS = 500;
+
+/** Default page size for `GET /api/sessions/:id/events`, and its maximum. */
+export const EVENTS_PAGE_DEFAULT = 500;
+export const EVENTS_PAGE_MAX = 5000;
+
+/** The exact text of an application-level ping and its reply (answered without waking the DO). */
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+/** Bad frames tolerated on one socket before it is closed with 1008 (policy violation). */
+export const MAX_BAD_FRAMES = 10;
+
+/** Build lease length in ms: a runner silent this long during a build loses its lease (DESIGN §4). */
+export const LEASE_MS = 30_000;
