@@ -1,0 +1,277 @@
+import {
+  applyEvent,
+  type ClientFrame,
+  createSessionState,
+  type ErrorFrame,
+  PING_FRAME,
+  PROTOCOL_VERSION,
+  parseFrame,
+  SeqGapError,
+  type SessionEvent,
+  type SessionServerFrame,
+  type SessionState,
+  sessionServerFrame,
+  type Viewer,
+} from '@kiln/protocol';
+import {
+  createPartySocket,
+  type SessionSocket,
+  type SocketFactory,
+  sessionSocketUrl,
+} from './socket';
+
+/**
+ * A small external store per session (STYLE.md, React): fed by the session socket and the shared
+ * reducer, read by components with `useSyncExternalStore` and selectors.
+ *
+ * Resume: every (re)open waits for `ready`, then sends `hello {lastSeq: headSeq}`; the server
+ * answers with the missing events or a snapshot. Events at or below `headSeq` are ignored by the
+ * reducer, so nothing is applied twice; a seq gap sends `hello` again.
+ */
+
+/** `connecting`: never been live yet · `live` · `reconnecting`: lost, retrying · `offline`: not trying. */
+export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'offline';
+
+/** A prompt the person sent that the log has not shown yet (no `user-message` with its id). */
+export interface PendingSend {
+  clientMessageId: string;
+  text: string;
+}
+
+/** What components read. A new object whenever anything in it changes; parts are shared. */
+export interface SessionSnapshot {
+  state: SessionState;
+  connection: ConnectionStatus;
+  /** The last `error` frame, cleared when the connection is live again. */
+  error: Pick<ErrorFrame, 'code' | 'message' | 'fatal'> | null;
+  viewerId: string | null;
+  viewers: readonly Viewer[];
+  pendingSends: readonly PendingSend[];
+}
+
+export interface SessionStoreOptions {
+  sessionId: string;
+  /** State to start from (e.g. from `GET /api/sessions/:id/state`); the socket resumes after it. */
+  initialState?: SessionState;
+  /** Defaults to a partysocket WebSocket on the current origin. */
+  createSocket?: SocketFactory;
+  url?: () => string;
+  /** Interval of the application ping, ms (default 20 s). */
+  pingIntervalMs?: number;
+}
+
+/** Error codes after which reconnecting cannot help. */
+const TERMINAL_CODES = new Set<ErrorFrame['code']>(['unauthorized', 'forbidden', 'not-found']);
+
+/** The live view of one session. Call `connect()` once, `dispose()` when done. */
+export class SessionStore {
+  private snapshot: SessionSnapshot;
+  private readonly listeners = new Set<() => void>();
+  private socket: SessionSocket | null = null;
+  /** True between an open and its `ready`: the server accepts nothing else then. */
+  private awaitingReady = true;
+  /** `lastSeq` of the last `hello` on this connection: a gap at the same head is already asked for. */
+  private helloSeq = -1;
+  private everLive = false;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private warnedInvalid = false;
+  private disposed = false;
+  private readonly options: SessionStoreOptions;
+
+  constructor(options: SessionStoreOptions) {
+    this.options = options;
+    this.snapshot = {
+      state: options.initialState ?? createSessionState(options.sessionId, ''),
+      connection: 'connecting',
+      error: null,
+      viewerId: null,
+      viewers: [],
+      pendingSends: [],
+    };
+  }
+
+  /** Subscribes to changes; returns the unsubscribe function. */
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  /** The current snapshot (stable between changes, as `useSyncExternalStore` requires). */
+  readonly getSnapshot = (): SessionSnapshot => this.snapshot;
+
+  /** Opens the socket. Idempotent. */
+  connect(): void {
+    if (this.socket || this.disposed) return;
+    const create = this.options.createSocket ?? createPartySocket;
+    const url = this.options.url ?? (() => sessionSocketUrl(this.options.sessionId));
+    const socket = create(url);
+    this.socket = socket;
+    socket.addEventListener('open', () => this.onOpen());
+    socket.addEventListener('close', () => this.onClose());
+    socket.addEventListener('message', (event) => this.onMessage(event.data));
+    this.pingTimer = setInterval(() => {
+      if (!this.awaitingReady) this.socket?.send(PING_FRAME);
+    }, this.options.pingIntervalMs ?? 20_000);
+  }
+
+  /** Reconnects now instead of waiting for the backoff (the "retry now" button). */
+  retryNow(): void {
+    if (this.disposed) return;
+    if (!this.socket) return this.connect();
+    this.update({ connection: this.everLive ? 'reconnecting' : 'connecting', error: null });
+    this.socket.reconnect();
+  }
+
+  /** Marks the connection offline (browser went offline); `retryNow` or `online` resumes. */
+  markOffline(): void {
+    if (this.snapshot.connection !== 'live') this.update({ connection: 'offline' });
+  }
+
+  /**
+   * Sends a prompt. Queued until the socket is ready, and sent again after every resume until the
+   * log shows a `user-message` with this `clientMessageId` (the server is idempotent on it).
+   */
+  send(clientMessageId: string, text: string): void {
+    this.update({ pendingSends: [...this.snapshot.pendingSends, { clientMessageId, text }] });
+    if (!this.awaitingReady) this.sendFrame({ type: 'send', clientMessageId, text });
+  }
+
+  /** Asks the running turn to stop. Dropped when not connected: an interrupt must not linger. */
+  interrupt(): void {
+    if (!this.awaitingReady) this.sendFrame({ type: 'interrupt' });
+  }
+
+  /** Closes the socket and stops every timer. */
+  dispose(): void {
+    this.disposed = true;
+    clearInterval(this.pingTimer);
+    this.socket?.close(1000, 'done');
+    this.socket = null;
+    this.update({ connection: 'offline' });
+    this.listeners.clear();
+  }
+
+  // --- socket events ---
+
+  private onOpen(): void {
+    // Nothing may be sent before `ready`; the `hello` goes out when it arrives.
+    this.awaitingReady = true;
+    this.helloSeq = -1;
+  }
+
+  private onClose(): void {
+    this.awaitingReady = true;
+    if (this.disposed || this.snapshot.connection === 'offline') return;
+    this.update({ connection: this.everLive ? 'reconnecting' : 'connecting' });
+  }
+
+  private onMessage(data: unknown): void {
+    if (typeof data !== 'string') return this.warnInvalid('binary frame');
+    const parsed = parseFrame(sessionServerFrame, data);
+    if (!parsed.ok) return this.warnInvalid(parsed.message);
+    this.handleFrame(parsed.frame);
+  }
+
+  private handleFrame(frame: SessionServerFrame): void {
+    switch (frame.type) {
+      case 'ready': {
+        if (frame.protocolVersion !== PROTOCOL_VERSION) {
+          this.stop({
+            code: 'bad-frame',
+            message: `The server speaks protocol ${frame.protocolVersion}; this page speaks ${PROTOCOL_VERSION}. Reload the page.`,
+            fatal: true,
+          });
+          return;
+        }
+        this.awaitingReady = false;
+        this.everLive = true;
+        this.sendHello();
+        for (const pending of this.snapshot.pendingSends)
+          this.sendFrame({ type: 'send', ...pending });
+        this.update({ connection: 'live', error: null, viewerId: frame.viewerId });
+        return;
+      }
+      case 'snapshot': {
+        this.update({ state: frame.state, pendingSends: this.unseenSends(frame.state) });
+        return;
+      }
+      case 'events':
+        return this.applyBatch(frame.events);
+      case 'presence':
+        return this.update({ viewers: frame.viewers });
+      case 'error': {
+        const error = { code: frame.code, message: frame.message, fatal: frame.fatal };
+        if (frame.fatal && TERMINAL_CODES.has(frame.code)) return this.stop(error);
+        return this.update({ error });
+      }
+      case 'pong':
+        return;
+      default: {
+        const unknown: never = frame;
+        this.warnInvalid(`unknown frame ${(unknown as { type: string }).type}`);
+      }
+    }
+  }
+
+  private applyBatch(events: readonly SessionEvent[]): void {
+    const before = this.snapshot.state;
+    let state = before;
+    let gap = false;
+    for (const event of events) {
+      try {
+        state = applyEvent(state, event);
+      } catch (error) {
+        if (!(error instanceof SeqGapError)) throw error;
+        gap = true;
+        break;
+      }
+    }
+    if (state !== before) this.update({ state, pendingSends: this.unseenSends(state) });
+    // Batches racing the answer to a `hello` gap at the same head: that answer will fill it.
+    if (gap && state.headSeq !== this.helloSeq) this.sendHello();
+  }
+
+  // --- helpers ---
+
+  private sendHello(): void {
+    this.helloSeq = this.snapshot.state.headSeq;
+    this.sendFrame({ type: 'hello', lastSeq: this.helloSeq });
+  }
+
+  private sendFrame(frame: ClientFrame): void {
+    this.socket?.send(JSON.stringify(frame));
+  }
+
+  /** Stops for good after an error no reconnect can fix. */
+  private stop(error: SessionSnapshot['error']): void {
+    clearInterval(this.pingTimer);
+    this.socket?.close(1000, 'stopped');
+    this.socket = null;
+    this.awaitingReady = true;
+    this.update({ connection: 'offline', error });
+  }
+
+  private unseenSends(state: SessionState): readonly PendingSend[] {
+    const pending = this.snapshot.pendingSends;
+    if (pending.length === 0) return pending;
+    const seen = new Set(state.messages.map((m) => m.clientMessageId));
+    const rest = pending.filter((p) => !seen.has(p.clientMessageId));
+    return rest.length === pending.length ? pending : rest;
+  }
+
+  private warnInvalid(message: string): void {
+    if (this.warnedInvalid) return;
+    this.warnedInvalid = true;
+    console.warn(`kiln: ignoring invalid frames from the session socket (${message})`);
+  }
+
+  private update(patch: Partial<SessionSnapshot>): void {
+    let changed = false;
+    for (const key of Object.keys(patch) as (keyof SessionSnapshot)[]) {
+      if (patch[key] !== this.snapshot[key]) changed = true;
+    }
+    if (!changed) return;
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+}
