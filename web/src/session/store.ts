@@ -117,7 +117,10 @@ export class SessionStore {
   /** Reconnects now instead of waiting for the backoff (the "retry now" button). */
   retryNow(): void {
     if (this.disposed) return;
-    if (!this.socket) return this.connect();
+    if (!this.socket) {
+      this.connect();
+      return;
+    }
     this.update({ connection: this.everLive ? 'reconnecting' : 'connecting', error: null });
     this.socket.reconnect();
   }
@@ -166,10 +169,12 @@ export class SessionStore {
   }
 
   private onMessage(data: unknown): void {
-    if (typeof data !== 'string') return this.warnInvalid('binary frame');
-    const parsed = parseFrame(sessionServerFrame, data);
-    if (!parsed.ok) return this.warnInvalid(parsed.message);
-    this.handleFrame(parsed.frame);
+    const parsed =
+      typeof data === 'string'
+        ? parseFrame(sessionServerFrame, data)
+        : { ok: false as const, message: 'binary frame' };
+    if (parsed.ok) this.handleFrame(parsed.frame);
+    else this.warnInvalid(parsed.message);
   }
 
   private handleFrame(frame: SessionServerFrame): void {
@@ -196,13 +201,16 @@ export class SessionStore {
         return;
       }
       case 'events':
-        return this.applyBatch(frame.events);
+        this.applyBatch(frame.events);
+        return;
       case 'presence':
-        return this.update({ viewers: frame.viewers });
+        this.update({ viewers: frame.viewers });
+        return;
       case 'error': {
         const error = { code: frame.code, message: frame.message, fatal: frame.fatal };
-        if (frame.fatal && TERMINAL_CODES.has(frame.code)) return this.stop(error);
-        return this.update({ error });
+        if (frame.fatal && TERMINAL_CODES.has(frame.code)) this.stop(error);
+        else this.update({ error });
+        return;
       }
       case 'pong':
         return;
