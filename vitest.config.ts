@@ -12,9 +12,8 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
-      'web/vitest.config.ts',
-      'worker/vitest.config.ts',
-      'e2e/vitest.config.ts',
+      // web (jsdom), worker (workerd) and e2e (the dev stack in Chromium) configure themselves.
+      '{web,worker,e2e}/vitest.config.ts',
     ],
   },
 });

@@ -1,0 +1,194 @@
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * D1 schema (DESIGN §5). The SessionDO's log is the source of truth for a session; the session
+ * tables here are projections written through by it, for queries across sessions.
+ * Times are ms since the epoch; JSON columns hold `JSON.stringify` text.
+ */
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** Personal access tokens for the CLI and scripts; only the SHA-256 hash is stored. */
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('api_tokens_user').on(t.userId)],
+);
+
+export const projects = sqliteTable('projects', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  ownerId: text('owner_id')
+    .notNull()
+    .references(() => users.id),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+export const projectMembers = sqliteTable(
+  'project_members',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'editor', 'viewer'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index('members_user').on(t.userId)],
+);
+
+export const generationSessions = sqliteTable(
+  'generation_sessions',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    status: text('status').notNull(),
+    agent: text('agent').notNull().default(''),
+    model: text('model').notNull().default(''),
+    title: text('title').notNull().default(''),
+    protocolVersion: integer('protocol_version').notNull(),
+    /** Highest seq projected into D1 so far. */
+    headSeq: integer('head_seq').notNull().default(0),
+    totalTokens: integer('total_tokens').notNull().default(0),
+    costUsd: real('cost_usd').notNull().default(0),
+    messageCount: integer('message_count').notNull().default(0),
+    toolCallCount: integer('tool_call_count').notNull().default(0),
+    lastMessageAt: integer('last_message_at'),
+    firstMessagePreview: text('first_message_preview'),
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    endedAt: integer('ended_at'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('sessions_project').on(t.projectId, t.createdAt)],
+);
+
+export const messages = sqliteTable(
+  'messages',
+  {
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => generationSessions.id, { onDelete: 'cascade' }),
+    messageId: text('message_id').notNull(),
+    role: text('role').notNull(),
+    turnId: text('turn_id'),
+    text: text('text').notNull(),
+    reasoning: text('reasoning').notNull(),
+    status: text('status').notNull(),
+    seq: integer('seq').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.messageId] })],
+);
+
+export const generationTodos = sqliteTable(
+  'generation_todos',
+  {
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => generationSessions.id, { onDelete: 'cascade' }),
+    idx: integer('idx').notNull(),
+    content: text('content').notNull(),
+    activeForm: text('active_form').notNull(),
+    status: text('status').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.idx] })],
+);
+
+export const generationToolCalls = sqliteTable(
+  'generation_tool_calls',
+  {
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => generationSessions.id, { onDelete: 'cascade' }),
+    toolCallId: text('tool_call_id').notNull(),
+    turnId: text('turn_id'),
+    todoIndex: integer('todo_index'),
+    parentToolCallId: text('parent_tool_call_id'),
+    name: text('name').notNull(),
+    input: text('input').notNull(),
+    output: text('output'),
+    isError: integer('is_error', { mode: 'boolean' }).notNull(),
+    truncated: integer('truncated', { mode: 'boolean' }).notNull(),
+    status: text('status').notNull(),
+    seq: integer('seq').notNull(),
+    startedAt: integer('started_at').notNull(),
+    endedAt: integer('ended_at'),
+    durationMs: integer('duration_ms'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.sessionId, t.toolCallId] }),
+    index('tool_calls_session_seq').on(t.sessionId, t.seq),
+  ],
+);
+
+/** Token usage per session and model. */
+export const usage = sqliteTable(
+  'usage',
+  {
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => generationSessions.id, { onDelete: 'cascade' }),
+    model: text('model').notNull(),
+    inputTokens: integer('input_tokens').notNull(),
+    outputTokens: integer('output_tokens').notNull(),
+    cacheReadTokens: integer('cache_read_tokens').notNull(),
+    cacheWriteTokens: integer('cache_write_tokens').notNull(),
+    reasoningTokens: integer('reasoning_tokens').notNull(),
+    costUsd: real('cost_usd').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.model] })],
+);
+
+/** The latest agent checkpoint per session, handed to the next turn's build. */
+export const agentCheckpoints = sqliteTable('agent_checkpoints', {
+  sessionId: text('session_id')
+    .primaryKey()
+    .references(() => generationSessions.id, { onDelete: 'cascade' }),
+  turnId: text('turn_id').notNull(),
+  agent: text('agent').notNull(),
+  state: text('state').notNull(),
+  seq: integer('seq').notNull(),
+});
+
+/** Build leases: who may ingest into which session. */
+export const builds = sqliteTable(
+  'builds',
+  {
+    id: text('id').primaryKey(),
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => generationSessions.id, { onDelete: 'cascade' }),
+    projectId: text('project_id').notNull(),
+    /** `user:<id>` for a personal producer (replay, import), `runner:<id>` for a runner. */
+    holder: text('holder').notNull(),
+    agent: text('agent').notNull(),
+    model: text('model').notNull(),
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(1),
+    leaseExpiresAt: integer('lease_expires_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('builds_session').on(t.sessionId)],
+);

@@ -1,0 +1,628 @@
+import { DurableObject } from 'cloudflare:workers';
+import {
+  applyEvents,
+  type ClientFrame,
+  clientFrame,
+  createSessionState,
+  type ErrorCode,
+  type EventBody,
+  type EventsPage,
+  type IngestFrame,
+  ingestFrame,
+  jsonByteLength,
+  LEASE_MS,
+  MAX_BAD_FRAMES,
+  MAX_EVENT_BYTES,
+  MAX_FRAME_BYTES,
+  PING_FRAME,
+  PONG_FRAME,
+  PROTOCOL_VERSION,
+  parseFrame,
+  REPLAY_LIMIT,
+  REPLAY_ROUND_EVENTS,
+  type RunnerEventBody,
+  type SessionEvent,
+  type SessionState,
+  TOOL_OUTPUT_LIMIT_BYTES,
+} from '@kiln/protocol';
+import { drizzle } from 'drizzle-orm/d1';
+import type { Env } from '../env';
+import { admitFrame } from './admission';
+import { planCatchUp } from './catch-up';
+import { coalesceDeltas } from './coalesce';
+import { EventLog } from './event-log';
+import { collectTouched, projectionStatements } from './projection';
+
+/** Events between stored state snapshots, so loading never re-reads the whole log. */
+const SNAPSHOT_EVERY = 1000;
+/** Delay before the D1 write-through runs after a commit: keeps D1 off the hot path. */
+const WRITE_THROUGH_DELAY_MS = 200;
+/** Events projected into D1 per batch. */
+const WRITE_THROUGH_CHUNK = 1000;
+
+/** Headers the worker sets after authenticating a socket upgrade. */
+export const PRINCIPAL_HEADER = 'x-kiln-principal';
+export const ROLE_HEADER = 'x-kiln-role';
+export const NAME_HEADER = 'x-kiln-name';
+export const SESSION_HEADER = 'x-kiln-session';
+export const PROJECT_HEADER = 'x-kiln-project';
+
+type Attachment =
+  | {
+      role: 'subscriber';
+      viewerId: string;
+      principal: string;
+      displayName: string;
+      canWrite: boolean;
+      since: number;
+      /** True once `hello` was answered: from then on it receives every live batch. */
+      ready: boolean;
+      badFrames: number;
+    }
+  | {
+      role: 'ingest';
+      principal: string;
+      buildId?: string;
+      epoch?: number;
+      badFrames: number;
+    };
+
+export interface SessionHealth {
+  headSeq: number;
+  /** Highest seq whose projections are committed in D1. */
+  d1Seq: number;
+  d1LagEvents: number;
+  d1LastError: string | null;
+}
+
+/**
+ * One generation session (DESIGN §4): the ordered event log in DO SQLite, the live subscriber and
+ * runner sockets (WebSocket Hibernation API), and the write-through of projections to D1.
+ */
+export class SessionObject extends DurableObject<Env> {
+  private readonly log: EventLog;
+  private state: SessionState | null = null;
+  private writeThroughScheduled = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Pings are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.log = new EventLog(ctx.storage.sql);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.log.migrate();
+      this.state = this.load();
+    });
+  }
+
+  // --- RPC (called by the worker after it has authorized the caller) ---
+
+  /** Creates the session's state on first use; later calls are no-ops. */
+  async init(sessionId: string, projectId: string): Promise<void> {
+    if (this.state) return;
+    this.log.setMeta('sessionId', sessionId);
+    this.log.setMeta('projectId', projectId);
+    this.state = createSessionState(sessionId, projectId);
+  }
+
+  /** Leases a new build to `holder` (`user:<id>` or `runner:<id>`); returns its id and expiry. */
+  async leaseBuild(holder: string, agent: string, model: string) {
+    this.requireState();
+    const buildId = crypto.randomUUID();
+    const leaseExpiresAt = Date.now() + LEASE_MS;
+    this.log.putBuild({
+      buildId,
+      holder,
+      agent,
+      model,
+      epoch: -1,
+      ackedProducerSeq: 0,
+      leaseExpiresAt,
+      status: 'leased',
+    });
+    return { buildId, leaseExpiresAt };
+  }
+
+  async getState(): Promise<SessionState | null> {
+    return this.state;
+  }
+
+  /** Up to `limit` events after `after`, with checkpoint state removed. */
+  async getEvents(after: number, limit: number): Promise<EventsPage> {
+    const state = this.requireState();
+    const events = this.log.read(after, limit).map(redactForViewers);
+    const last = events[events.length - 1];
+    const nextAfter = last && last.seq < state.headSeq ? last.seq : null;
+    return { events, headSeq: state.headSeq, nextAfter };
+  }
+
+  async getHealth(): Promise<SessionHealth> {
+    const headSeq = this.state?.headSeq ?? 0;
+    const d1Seq = Number(this.log.getMeta('d1Seq') ?? 0);
+    return {
+      headSeq,
+      d1Seq,
+      d1LagEvents: headSeq - d1Seq,
+      d1LastError: this.log.getMeta('d1LastError') ?? null,
+    };
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
+      return new Response('expected a WebSocket upgrade', { status: 426 });
+    }
+    const sessionId = request.headers.get(SESSION_HEADER);
+    const projectId = request.headers.get(PROJECT_HEADER);
+    const principal = request.headers.get(PRINCIPAL_HEADER);
+    if (!sessionId || !projectId || !principal) {
+      return new Response('missing routing headers', { status: 400 });
+    }
+    await this.init(sessionId, projectId);
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    const path = new URL(request.url).pathname;
+    let attachment: Attachment;
+    if (path.endsWith('/ingest')) {
+      attachment = { role: 'ingest', principal, badFrames: 0 };
+      this.ctx.acceptWebSocket(server, ['ingest']);
+    } else {
+      const viewerId = crypto.randomUUID();
+      attachment = {
+        role: 'subscriber',
+        viewerId,
+        principal,
+        displayName: request.headers.get(NAME_HEADER) ?? principal,
+        canWrite: request.headers.get(ROLE_HEADER) !== 'viewer',
+        since: Date.now(),
+        ready: false,
+        badFrames: 0,
+      };
+      this.ctx.acceptWebSocket(server, ['subscriber']);
+      this.send(server, {
+        type: 'ready',
+        sessionId,
+        headSeq: this.state?.headSeq ?? 0,
+        protocolVersion: PROTOCOL_VERSION,
+        viewerId,
+      });
+    }
+    server.serializeAttachment(attachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  // --- WebSocket Hibernation API ---
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as Attachment;
+    if (typeof message !== 'string') {
+      return this.badFrame(ws, attachment, 'bad-frame', 'frames must be JSON text');
+    }
+    if (byteLength(message) > MAX_FRAME_BYTES) {
+      return this.badFrame(
+        ws,
+        attachment,
+        'frame-too-large',
+        `frames are limited to ${MAX_FRAME_BYTES} bytes`,
+      );
+    }
+    if (attachment.role === 'subscriber') {
+      const parsed = parseFrame(clientFrame, message);
+      if (!parsed.ok) return this.badFrame(ws, attachment, 'bad-frame', parsed.message);
+      return this.onClientFrame(ws, attachment, parsed.frame);
+    }
+    const parsed = parseFrame(ingestFrame, message);
+    if (!parsed.ok) return this.badFrame(ws, attachment, 'bad-frame', parsed.message);
+    return this.onIngestFrame(ws, attachment, parsed.frame);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // The peer closed; complete the closing handshake (1005/1006 cannot be sent back).
+    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    closeQuietly(ws, 1011, 'socket error');
+  }
+
+  // --- alarm: D1 write-through ---
+
+  override async alarm(): Promise<void> {
+    this.writeThroughScheduled = false;
+    await this.writeThrough();
+  }
+
+  // --- subscribers ---
+
+  private onClientFrame(
+    ws: WebSocket,
+    attachment: Extract<Attachment, { role: 'subscriber' }>,
+    frame: ClientFrame,
+  ): void {
+    const state = this.requireState();
+    switch (frame.type) {
+      case 'hello': {
+        this.catchUp(ws, frame.lastSeq, state);
+        if (!attachment.ready) ws.serializeAttachment({ ...attachment, ready: true });
+        return;
+      }
+      case 'ping':
+        this.send(ws, { type: 'pong' });
+        return;
+      case 'send':
+      case 'interrupt': {
+        if (!attachment.canWrite) {
+          this.send(ws, {
+            type: 'error',
+            code: 'forbidden',
+            message: 'viewers cannot send or interrupt',
+            fatal: false,
+          });
+          return;
+        }
+        if (frame.type === 'interrupt') {
+          this.commandRunners({ kind: 'interrupt' });
+          return;
+        }
+        const messageId = `msg_${frame.clientMessageId}`;
+        if (state.messages.some((m) => m.clientMessageId === frame.clientMessageId)) return;
+        this.commit(
+          [
+            {
+              body: {
+                type: 'user-message',
+                messageId,
+                clientMessageId: frame.clientMessageId,
+                text: frame.text,
+                authorId: attachment.principal,
+              },
+            },
+          ],
+          () => {},
+        );
+        this.commandRunners({ kind: 'user-message', messageId, text: frame.text });
+        return;
+      }
+      default: {
+        const unknown: never = frame;
+        throw new Error(`unhandled client frame ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  /**
+   * Sends what a subscriber at `lastSeq` lacks, synchronously, so no live batch can interleave:
+   * the events in rounds of at most `REPLAY_ROUND_EVENTS`, or a snapshot past `REPLAY_LIMIT`.
+   */
+  private catchUp(ws: WebSocket, lastSeq: number, state: SessionState): void {
+    const plan = planCatchUp(lastSeq, state.headSeq, REPLAY_LIMIT);
+    switch (plan.kind) {
+      case 'none':
+        return;
+      case 'ahead':
+        this.send(ws, {
+          type: 'error',
+          code: 'ahead-of-head',
+          message: `lastSeq ${lastSeq} is past head ${state.headSeq}; replacing your state with a snapshot`,
+          fatal: false,
+        });
+        this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
+        return;
+      case 'snapshot':
+        this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
+        return;
+      case 'events': {
+        let after = plan.after;
+        while (after < state.headSeq) {
+          const events = this.log.read(after, REPLAY_ROUND_EVENTS).map(redactForViewers);
+          if (events.length === 0) break;
+          this.send(ws, { type: 'events', events });
+          after = events[events.length - 1]!.seq;
+        }
+        return;
+      }
+      default: {
+        const unknown: never = plan;
+        throw new Error(`unhandled catch-up ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private broadcast(events: readonly SessionEvent[]): void {
+    if (events.length === 0) return;
+    const frame = JSON.stringify({ type: 'events', events: events.map(redactForViewers) });
+    for (const ws of this.ctx.getWebSockets('subscriber')) {
+      const attachment = ws.deserializeAttachment() as Attachment;
+      if (attachment.role === 'subscriber' && attachment.ready) sendQuietly(ws, frame);
+    }
+  }
+
+  // --- runners ---
+
+  private onIngestFrame(
+    ws: WebSocket,
+    attachment: Extract<Attachment, { role: 'ingest' }>,
+    frame: IngestFrame,
+  ): void {
+    switch (frame.type) {
+      case 'ping':
+        this.send(ws, { type: 'pong' });
+        return;
+      case 'hello':
+        this.onIngestHello(ws, attachment, frame.buildId, frame.producerEpoch);
+        return;
+      case 'events': {
+        const { buildId, epoch } = attachment;
+        if (buildId === undefined || epoch === undefined) {
+          return this.badFrame(ws, attachment, 'bad-frame', 'send hello before events');
+        }
+        const build = this.log.getBuild(buildId);
+        if (!build || build.epoch !== epoch) {
+          this.fatal(ws, 'stale-epoch', 'a newer producer took over this build');
+          return;
+        }
+        const admission = admitFrame(build.ackedProducerSeq, frame.firstProducerSeq, frame.events);
+        switch (admission.kind) {
+          case 'gap':
+            this.send(ws, {
+              type: 'error',
+              code: 'producer-gap',
+              message: `expected producer seq ${admission.expectedProducerSeq}, got ${frame.firstProducerSeq}`,
+              fatal: false,
+              expectedProducerSeq: admission.expectedProducerSeq,
+            });
+            return;
+          case 'duplicate':
+            this.send(ws, { type: 'ack', producerSeq: admission.ackedProducerSeq });
+            return;
+          case 'append': {
+            const refusal = checkEvents(
+              admission.events.map((e) => e.body),
+              buildId,
+            );
+            if (refusal) return this.badFrame(ws, attachment, refusal.code, refusal.message);
+            const lastProducerSeq = admission.events[admission.events.length - 1]!.producerSeq;
+            this.commit(
+              coalesceDeltas(admission.events).map((e) => ({ ...e, buildId })),
+              () =>
+                this.log.putBuild({
+                  ...build,
+                  ackedProducerSeq: lastProducerSeq,
+                  leaseExpiresAt: Date.now() + LEASE_MS,
+                }),
+            );
+            this.send(ws, { type: 'ack', producerSeq: lastProducerSeq });
+            return;
+          }
+          default: {
+            const unknown: never = admission;
+            throw new Error(`unhandled admission ${JSON.stringify(unknown)}`);
+          }
+        }
+      }
+      default: {
+        const unknown: never = frame;
+        throw new Error(`unhandled ingest frame ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private onIngestHello(
+    ws: WebSocket,
+    attachment: Extract<Attachment, { role: 'ingest' }>,
+    buildId: string,
+    epoch: number,
+  ): void {
+    const build = this.log.getBuild(buildId);
+    if (!build || build.holder !== attachment.principal || build.status !== 'leased') {
+      this.fatal(ws, 'no-lease', `build ${buildId} is not leased to you`);
+      return;
+    }
+    if (epoch < build.epoch) {
+      this.fatal(ws, 'stale-epoch', `producer epoch ${epoch} is older than ${build.epoch}`);
+      return;
+    }
+    // The newest connection for a build wins: an older socket (a zombie, or a half-open
+    // connection the producer already gave up on) is fenced off.
+    for (const other of this.ctx.getWebSockets('ingest')) {
+      if (other === ws) continue;
+      const a = other.deserializeAttachment() as Attachment;
+      if (a.role === 'ingest' && a.buildId === buildId) {
+        this.fatal(other, 'stale-epoch', 'another producer connection took over this build');
+      }
+    }
+    if (epoch !== build.epoch) this.log.putBuild({ ...build, epoch });
+    ws.serializeAttachment({ ...attachment, buildId, epoch });
+    this.send(ws, { type: 'ready', ackedProducerSeq: build.ackedProducerSeq });
+  }
+
+  private commandRunners(
+    command: { kind: 'interrupt' } | { kind: 'user-message'; messageId: string; text: string },
+  ): void {
+    const frame = JSON.stringify({ type: 'command', command });
+    for (const ws of this.ctx.getWebSockets('ingest')) sendQuietly(ws, frame);
+  }
+
+  // --- the log ---
+
+  /**
+   * Assigns seqs, stores the events and runs `alsoInTransaction` (producer state) in one
+   * transaction, then applies them to the state, broadcasts them and schedules the D1
+   * write-through.
+   */
+  private commit(
+    events: readonly { body: EventBody; buildId?: string; producerSeq?: number }[],
+    alsoInTransaction: () => void,
+  ): SessionEvent[] {
+    const state = this.requireState();
+    const at = Date.now();
+    const committed = this.ctx.storage.transactionSync(() => {
+      const stored = this.log.append(
+        events.map((e) => ({ body: e.body, at, buildId: e.buildId, producerSeq: e.producerSeq })),
+        state.headSeq + 1,
+      );
+      alsoInTransaction();
+      return stored;
+    });
+    this.state = applyEvents(state, committed);
+    if (this.state.headSeq - this.log.latestSnapshotSeq() >= SNAPSHOT_EVERY) {
+      this.log.putSnapshot(this.state);
+    }
+    this.broadcast(committed);
+    this.scheduleWriteThrough();
+    return committed;
+  }
+
+  private load(): SessionState | null {
+    const sessionId = this.log.getMeta('sessionId');
+    const projectId = this.log.getMeta('projectId');
+    if (!sessionId || !projectId) return null;
+    let state = this.log.latestSnapshot() ?? createSessionState(sessionId, projectId);
+    for (;;) {
+      const events = this.log.read(state.headSeq, 5000);
+      if (events.length === 0) break;
+      state = applyEvents(state, events);
+    }
+    if (state.headSeq > Number(this.log.getMeta('d1Seq') ?? 0)) this.scheduleWriteThrough();
+    return state;
+  }
+
+  private requireState(): SessionState {
+    if (!this.state) throw new Error('session is not initialized');
+    return this.state;
+  }
+
+  // --- D1 write-through ---
+
+  private scheduleWriteThrough(): void {
+    if (this.writeThroughScheduled) return;
+    this.writeThroughScheduled = true;
+    void this.ctx.storage.setAlarm(Date.now() + WRITE_THROUGH_DELAY_MS);
+  }
+
+  /**
+   * Projects every event after the D1 cursor into D1, a chunk per `batch()` (one transaction
+   * each). The cursor moves only after D1 commits; on failure the alarm retries with backoff.
+   */
+  private async writeThrough(): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    const db = drizzle(this.env.DB);
+    let d1Seq = Number(this.log.getMeta('d1Seq') ?? 0);
+    try {
+      while (d1Seq < state.headSeq) {
+        const events = this.log.read(d1Seq, WRITE_THROUGH_CHUNK);
+        if (events.length === 0) break;
+        const last = events[events.length - 1]!.seq;
+        const statements = projectionStatements(
+          db,
+          state,
+          collectTouched(events),
+          last,
+          Date.now(),
+        );
+        await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+        d1Seq = last;
+        this.log.setMeta('d1Seq', String(d1Seq));
+      }
+      this.log.setMeta('d1Attempts', '0');
+      this.ctx.storage.sql.exec("DELETE FROM meta WHERE key = 'd1LastError'");
+    } catch (error) {
+      const attempts = Number(this.log.getMeta('d1Attempts') ?? 0) + 1;
+      this.log.setMeta('d1Attempts', String(attempts));
+      this.log.setMeta('d1LastError', error instanceof Error ? error.message : String(error));
+      const backoff =
+        Math.min(60_000, 500 * 2 ** Math.min(attempts, 7)) * (0.5 + Math.random() / 2);
+      this.writeThroughScheduled = true;
+      await this.ctx.storage.setAlarm(Date.now() + backoff);
+      console.warn(
+        `session ${state.sessionId}: D1 write-through failed (attempt ${attempts})`,
+        error,
+      );
+    }
+  }
+
+  // --- helpers ---
+
+  private send(ws: WebSocket, frame: object): void {
+    sendQuietly(ws, JSON.stringify(frame));
+  }
+
+  /** Answers a refused frame; closes the socket with 1008 once it has sent too many. */
+  private badFrame(ws: WebSocket, attachment: Attachment, code: ErrorCode, message: string): void {
+    const badFrames = attachment.badFrames + 1;
+    if (badFrames > MAX_BAD_FRAMES) {
+      this.send(ws, {
+        type: 'error',
+        code,
+        message: `${message}; too many bad frames`,
+        fatal: true,
+      });
+      closeQuietly(ws, 1008, 'too many bad frames');
+      return;
+    }
+    ws.serializeAttachment({ ...attachment, badFrames });
+    this.send(ws, { type: 'error', code, message, fatal: false });
+  }
+
+  private fatal(ws: WebSocket, code: ErrorCode, message: string): void {
+    this.send(ws, { type: 'error', code, message, fatal: true });
+    closeQuietly(ws, 1008, code);
+  }
+}
+
+/** Checkpoint state is for runners only (DESIGN §3). */
+function redactForViewers(event: SessionEvent): SessionEvent {
+  return event.type === 'checkpoint' ? { ...event, state: null } : event;
+}
+
+/** Refuses a batch that breaks a per-event rule; nothing of the frame is stored then. */
+function checkEvents(
+  events: readonly RunnerEventBody[],
+  buildId: string,
+): { code: ErrorCode; message: string } | undefined {
+  for (const event of events) {
+    if (jsonByteLength(event) > MAX_EVENT_BYTES) {
+      return {
+        code: 'event-too-large',
+        message: `a ${event.type} event is over ${MAX_EVENT_BYTES} bytes`,
+      };
+    }
+    if (
+      event.type === 'tool-output-available' &&
+      jsonByteLength(event.output) > TOOL_OUTPUT_LIMIT_BYTES
+    ) {
+      return {
+        code: 'event-too-large',
+        message: `tool output over ${TOOL_OUTPUT_LIMIT_BYTES} bytes must be cut and marked truncated`,
+      };
+    }
+    if (event.type === 'turn-started' && event.buildId !== buildId) {
+      return {
+        code: 'bad-frame',
+        message: `turn-started names build ${event.buildId}, not ${buildId}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+function byteLength(text: string): number {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes; only count when it could matter.
+  return text.length * 3 <= MAX_FRAME_BYTES ? text.length : new TextEncoder().encode(text).length;
+}
+
+function sendQuietly(ws: WebSocket, frame: string): void {
+  try {
+    ws.send(frame);
+  } catch {
+    // The socket closed between the check and the send; its close handler cleans up.
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed: nothing left to do.
+  }
+}

@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+/** Worker tests run inside workerd with the real Durable Objects and D1 with the real migrations. */
+export default defineConfig({
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: fileURLToPath(new URL('../wrangler.toml', import.meta.url)) },
+      miniflare: {
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('../migrations', import.meta.url))),
+        },
+      },
+    })),
+  ],
+  test: {
+    name: 'worker',
+    include: ['worker/**/*.test.ts'],
+    root: fileURLToPath(new URL('..', import.meta.url)),
+    setupFiles: ['worker/test/setup.ts'],
+    testTimeout: 60_000,
+  },
+});
