@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import {
+  applyEvents,
+  createSessionState,
+  type RunnerEventBody,
+  type SessionEvent,
+  type SessionState,
+} from '@kiln/protocol';
+import type { RecordedLine } from './recording';
+import { parseRecording } from './recording';
+
+/**
+ * Helpers for tests that read the recorded runs in `shared/fixtures/recorded/`, which sits beside
+ * the checkout (`<checkout>/../shared`).
+ */
+
+/** The folder of recorded runs. */
+export const RECORDED_DIR = new URL('../../../../shared/fixtures/recorded/', import.meta.url);
+
+/** The parsed lines of one recorded fixture. */
+export function readFixture(name: string): RecordedLine[] {
+  return parseRecording(readFileSync(new URL(name, RECORDED_DIR), 'utf8')).lines;
+}
+
+/** Gives bodies the envelope the SessionDO would (seq 1…n, `at` one ms apart) and reduces them. */
+export function reduceBodies(bodies: readonly RunnerEventBody[]): SessionState {
+  const events = bodies.map((body, i) => ({ ...body, seq: i + 1, at: 1_000 + i }));
+  return applyEvents(createSessionState('session-1', 'project-1'), events);
+}
+
+/** The events of one type, typed. */
+export function ofType<T extends RunnerEventBody['type']>(
+  events: readonly RunnerEventBody[],
+  type: T,
+): Extract<RunnerEventBody, { type: T }>[] {
+  return events.filter((e): e is Extract<RunnerEventBody, { type: T }> => e.type === type);
+}

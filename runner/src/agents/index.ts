@@ -1,0 +1,18 @@
+import { ClaudeCodeMapper } from './claude-code/mapper';
+import { CodexMapper } from './codex/mapper';
+import type { AgentMapper, MapperOptions, RecordingFormat } from './mapper';
+
+export { detectFormat } from './detect-format';
+export type { AgentMapper, MapperOptions, RecordingFormat } from './mapper';
+export { mapRecording } from './mapper';
+export { parseRecording, type RecordedLine, type Recording } from './recording';
+
+/** A fresh mapper for a recording format. */
+export function createMapper(format: RecordingFormat, options: MapperOptions): AgentMapper {
+  switch (format) {
+    case 'claude-code':
+      return new ClaudeCodeMapper(options);
+    case 'codex':
+      return new CodexMapper(options);
+  }
+}

@@ -1,0 +1,41 @@
+import type { RunnerEventBody } from '@kiln/protocol';
+import type { RecordedLine } from './recording';
+
+/** The recorded formats Kiln can map to session events. */
+export type RecordingFormat = 'claude-code' | 'codex';
+
+/** What a mapper needs to know that the recording does not say. */
+export interface MapperOptions {
+  /** The leased build the turns belong to. */
+  buildId: string;
+  /** Who produces the events (e.g. `kiln-replay`). */
+  runnerId: string;
+  /** `turn-started.agent`; defaults to the recording's format (`claude-code` or `codex`). */
+  agent?: string;
+  /** `turn-started.model`; defaults to the model the recording names, else ''. */
+  model?: string;
+  /** Prefix of turn ids when the recording names no session or thread id. */
+  fallbackRunId?: string;
+}
+
+/**
+ * Turns the lines of a recorded run into runner event bodies. Pure: no IO, no clock, no
+ * randomness, so the same lines always give the same events.
+ */
+export interface AgentMapper {
+  /** Maps one line; lines that carry nothing for the protocol give `[]`. */
+  push(line: RecordedLine): RunnerEventBody[];
+  /** Ends the recording: closes whatever is still open (a turn without its end is interrupted). */
+  end(): RunnerEventBody[];
+}
+
+/** Maps a whole recording with one mapper. */
+export function mapRecording(
+  mapper: AgentMapper,
+  lines: readonly RecordedLine[],
+): RunnerEventBody[] {
+  const events: RunnerEventBody[] = [];
+  for (const line of lines) events.push(...mapper.push(line));
+  events.push(...mapper.end());
+  return events;
+}
