@@ -9,7 +9,9 @@ export default defineConfig({
       wrangler: { configPath: fileURLToPath(new URL('../wrangler.toml', import.meta.url)) },
       miniflare: {
         bindings: {
-          TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL('../migrations', import.meta.url))),
+          TEST_MIGRATIONS: await readD1Migrations(
+            fileURLToPath(new URL('../migrations', import.meta.url)),
+          ),
         },
       },
     })),

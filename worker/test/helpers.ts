@@ -1,5 +1,5 @@
-import type { RunnerEventBody, SessionServerFrame } from '@kiln/protocol';
 import { env, SELF } from 'cloudflare:test';
+import type { RunnerEventBody, SessionServerFrame } from '@kiln/protocol';
 import { expect } from 'vitest';
 import { generateToken, hashToken } from '../src/auth/principal';
 
@@ -12,7 +12,10 @@ export interface Account {
 }
 
 /** A fresh user with a token and a project they own, written straight into D1. */
-export async function seedAccount(role: 'owner' | 'editor' | 'viewer' = 'owner', projectId?: string): Promise<Account> {
+export async function seedAccount(
+  role: 'owner' | 'editor' | 'viewer' = 'owner',
+  projectId?: string,
+): Promise<Account> {
   const userId = crypto.randomUUID();
   const token = generateToken();
   const now = Date.now();
@@ -41,7 +44,11 @@ export async function seedAccount(role: 'owner' | 'editor' | 'viewer' = 'owner',
   return { userId, token, projectId: project };
 }
 
-export function api(path: string, token: string | undefined, init: RequestInit = {}): Promise<Response> {
+export function api(
+  path: string,
+  token: string | undefined,
+  init: RequestInit = {},
+): Promise<Response> {
   const headers = new Headers(init.headers);
   if (token) headers.set('Authorization', `Bearer ${token}`);
   if (init.body) headers.set('Content-Type', 'application/json');
@@ -50,10 +57,14 @@ export function api(path: string, token: string | undefined, init: RequestInit =
 
 /** Leases a build for `sessionId` (creating the session). */
 export async function leaseBuild(account: Account, sessionId: string) {
-  const res = await api(`/api/projects/${account.projectId}/sessions/${sessionId}/builds`, account.token, {
-    method: 'POST',
-    body: JSON.stringify({ agent: 'replay', model: 'test-model' }),
-  });
+  const res = await api(
+    `/api/projects/${account.projectId}/sessions/${sessionId}/builds`,
+    account.token,
+    {
+      method: 'POST',
+      body: JSON.stringify({ agent: 'replay', model: 'test-model' }),
+    },
+  );
   expect(res.status).toBe(201);
   return (await res.json()) as { buildId: string; leaseExpiresAt: number };
 }
@@ -80,10 +91,16 @@ export class TestSocket {
   }
 
   /** Waits until `predicate` holds over the frames received so far (5 s timeout). */
-  async waitFor(predicate: (frames: Record<string, unknown>[]) => boolean, what = 'condition'): Promise<void> {
+  async waitFor(
+    predicate: (frames: Record<string, unknown>[]) => boolean,
+    what = 'condition',
+  ): Promise<void> {
     const deadline = Date.now() + 5000;
     while (!predicate(this.frames)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames).slice(0, 2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what}; got ${JSON.stringify(this.frames).slice(0, 2000)}`,
+        );
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 50);
@@ -93,13 +110,18 @@ export class TestSocket {
 
   /** Waits for `n` frames of `type` and returns them. */
   async waitForType(type: string, n = 1): Promise<Record<string, unknown>[]> {
-    await this.waitFor((f) => f.filter((x) => x.type === type).length >= n, `${n} ${type} frame(s)`);
+    await this.waitFor(
+      (f) => f.filter((x) => x.type === type).length >= n,
+      `${n} ${type} frame(s)`,
+    );
     return this.frames.filter((x) => x.type === type);
   }
 
   /** Every event received in `events` frames, in arrival order. */
   events(): { seq: number; type: string; [k: string]: unknown }[] {
-    return this.frames.flatMap((f) => (f.type === 'events' ? (f.events as { seq: number; type: string }[]) : []));
+    return this.frames.flatMap((f) =>
+      f.type === 'events' ? (f.events as { seq: number; type: string }[]) : [],
+    );
   }
 
   close(): void {
@@ -114,26 +136,49 @@ export class TestSocket {
 }
 
 /** Opens `/api/sessions/:id/{ws|ingest}` as `token`. Returns the response when it is not an upgrade. */
-export async function connect(sessionId: string, kind: 'ws' | 'ingest', token?: string, headers: Record<string, string> = {}): Promise<TestSocket> {
-  const res = await api(`/api/sessions/${sessionId}/${kind}`, token, { headers: { Upgrade: 'websocket', ...headers } });
-  if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+export async function connect(
+  sessionId: string,
+  kind: 'ws' | 'ingest',
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<TestSocket> {
+  const res = await api(`/api/sessions/${sessionId}/${kind}`, token, {
+    headers: { Upgrade: 'websocket', ...headers },
+  });
+  if (res.status !== 101 || !res.webSocket)
+    throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
   res.webSocket.accept();
   return new TestSocket(res.webSocket);
 }
 
 /** Opens an ingest socket and completes `hello`; returns it with the server's `ready`. */
-export async function connectProducer(account: Account, sessionId: string, buildId: string, producerEpoch = 1) {
+export async function connectProducer(
+  account: Account,
+  sessionId: string,
+  buildId: string,
+  producerEpoch = 1,
+) {
   const socket = await connect(sessionId, 'ingest', account.token);
   socket.send({ type: 'hello', buildId, producerEpoch });
-  await socket.waitFor((f) => f.some((x) => x.type === 'ready' || x.type === 'error'), 'ingest ready');
+  await socket.waitFor(
+    (f) => f.some((x) => x.type === 'ready' || x.type === 'error'),
+    'ingest ready',
+  );
   return socket;
 }
 
 /** Sends events with producer seqs `first…` and waits for their ack. */
-export async function produce(socket: TestSocket, firstProducerSeq: number, events: RunnerEventBody[]): Promise<void> {
+export async function produce(
+  socket: TestSocket,
+  firstProducerSeq: number,
+  events: RunnerEventBody[],
+): Promise<void> {
   socket.send({ type: 'events', firstProducerSeq, events });
   const last = firstProducerSeq + events.length - 1;
-  await socket.waitFor((f) => f.some((x) => x.type === 'ack' && (x.producerSeq as number) >= last), `ack ${last}`);
+  await socket.waitFor(
+    (f) => f.some((x) => x.type === 'ack' && (x.producerSeq as number) >= last),
+    `ack ${last}`,
+  );
 }
 
 export function textDeltas(messageId: string, parts: string[]): RunnerEventBody[] {

@@ -1,7 +1,20 @@
-import { applyEvents, createSessionState, type SessionEvent, type SessionState } from '@kiln/protocol';
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
+import {
+  applyEvents,
+  createSessionState,
+  type SessionEvent,
+  type SessionState,
+} from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
-import { api, connect, connectProducer, leaseBuild, produce, seedAccount, textDeltas } from './helpers';
+import {
+  api,
+  connect,
+  connectProducer,
+  leaseBuild,
+  produce,
+  seedAccount,
+  textDeltas,
+} from './helpers';
 import { sampleTurn } from './sample';
 
 async function stateOf(sessionId: string, token: string): Promise<SessionState> {
@@ -31,7 +44,9 @@ describe('session log and subscribers', () => {
     const account = await seedAccount();
     const sessionId = crypto.randomUUID();
     const { buildId } = await leaseBuild(account, sessionId);
-    const subscribers = await Promise.all([1, 2, 3].map(() => connect(sessionId, 'ws', account.token)));
+    const subscribers = await Promise.all(
+      [1, 2, 3].map(() => connect(sessionId, 'ws', account.token)),
+    );
     for (const s of subscribers) {
       await s.waitForType('ready');
       s.send({ type: 'hello', lastSeq: 0 });
@@ -47,7 +62,9 @@ describe('session log and subscribers', () => {
     const orders = subscribers.map((s) => s.events().map((e) => `${e.seq}:${e.type}`));
     expect(orders[0]).toEqual(orders[1]);
     expect(orders[0]).toEqual(orders[2]);
-    expect(orders[0]!.map((o) => Number(o.split(':')[0]))).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+    expect(orders[0]!.map((o) => Number(o.split(':')[0]))).toEqual(
+      Array.from({ length: head }, (_, i) => i + 1),
+    );
   });
 
   it('a subscriber resuming from 0, a middle seq, head or past head gets exactly what it lacks', async () => {
@@ -87,7 +104,9 @@ describe('session log and subscribers', () => {
     await s.waitForType('ready');
     s.send({ type: 'hello', lastSeq: 3 });
     await s.waitFor(() => s.events().length === head - 3, 'catch-up');
-    await produce(producer, sampleTurn('x').length + 1, [{ type: 'session-renamed', title: 'Renamed' }]);
+    await produce(producer, sampleTurn('x').length + 1, [
+      { type: 'session-renamed', title: 'Renamed' },
+    ]);
     await s.waitFor(() => s.events().length === head - 2, 'live event');
     expect(s.events().map((e) => e.seq)).toEqual(Array.from({ length: head - 2 }, (_, i) => i + 4));
   });
@@ -95,14 +114,20 @@ describe('session log and subscribers', () => {
   it('GET /events pages through the log and /state equals the reducer over it', async () => {
     const { account, sessionId } = await sessionWithSample();
     const first = await api(`/api/sessions/${sessionId}/events?after=0&limit=4`, account.token);
-    const page = (await first.json()) as { events: SessionEvent[]; headSeq: number; nextAfter: number | null };
+    const page = (await first.json()) as {
+      events: SessionEvent[];
+      headSeq: number;
+      nextAfter: number | null;
+    };
     expect(page.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     expect(page.nextAfter).toBe(4);
     const log = await logOf(sessionId, account.token);
     const state = await stateOf(sessionId, account.token);
     const reduced = applyEvents(createSessionState(sessionId, account.projectId), log);
     expect(state).toEqual(reduced);
-    expect(state.toolCalls.map((t) => [t.toolCallId, t.status, t.todoIndex, t.parentToolCallId])).toEqual([
+    expect(
+      state.toolCalls.map((t) => [t.toolCallId, t.status, t.todoIndex, t.parentToolCallId]),
+    ).toEqual([
       ['t1', 'done', 0, undefined],
       ['t2', 'abandoned', 0, undefined],
       ['t3', 'done', 0, 't2'],
@@ -189,13 +214,48 @@ describe('bad input', () => {
     const bad = [
       'not json',
       '{"type":"events","firstProducerSeq":16}',
-      JSON.stringify({ type: 'events', firstProducerSeq: 16, events: [{ type: 'text-delta', messageId: 'm1' }] }),
-      JSON.stringify({ type: 'events', firstProducerSeq: 16, events: [{ type: 'user-message', messageId: 'x', clientMessageId: 'y', text: 'forged', authorId: 'z' }] }),
-      JSON.stringify({ type: 'events', firstProducerSeq: 16, events: [{ type: 'tool-output-available', toolCallId: 't9', output: 'x'.repeat(40_000), isError: false, truncated: false, durationMs: 1 }] }),
+      JSON.stringify({
+        type: 'events',
+        firstProducerSeq: 16,
+        events: [{ type: 'text-delta', messageId: 'm1' }],
+      }),
+      JSON.stringify({
+        type: 'events',
+        firstProducerSeq: 16,
+        events: [
+          {
+            type: 'user-message',
+            messageId: 'x',
+            clientMessageId: 'y',
+            text: 'forged',
+            authorId: 'z',
+          },
+        ],
+      }),
+      JSON.stringify({
+        type: 'events',
+        firstProducerSeq: 16,
+        events: [
+          {
+            type: 'tool-output-available',
+            toolCallId: 't9',
+            output: 'x'.repeat(40_000),
+            isError: false,
+            truncated: false,
+            durationMs: 1,
+          },
+        ],
+      }),
     ];
     for (const frame of bad) producer.send(frame);
     const errors = await producer.waitForType('error', bad.length);
-    expect(errors.map((e) => e.code)).toEqual(['bad-frame', 'bad-frame', 'bad-frame', 'bad-frame', 'event-too-large']);
+    expect(errors.map((e) => e.code)).toEqual([
+      'bad-frame',
+      'bad-frame',
+      'bad-frame',
+      'bad-frame',
+      'event-too-large',
+    ]);
     expect(errors.every((e) => e.fatal === false)).toBe(true);
     expect(await logOf(sessionId, account.token)).toEqual(before);
 
@@ -216,9 +276,15 @@ describe('D1 write-through', () => {
     const stub = env.SESSIONS.getByName(sessionId);
     expect((await stub.getHealth()).d1LagEvents).toBe(state.headSeq);
     await runDurableObjectAlarm(stub);
-    expect(await stub.getHealth()).toMatchObject({ d1Seq: state.headSeq, d1LagEvents: 0, d1LastError: null });
+    expect(await stub.getHealth()).toMatchObject({
+      d1Seq: state.headSeq,
+      d1LagEvents: 0,
+      d1LastError: null,
+    });
 
-    const session = await env.DB.prepare('SELECT * FROM generation_sessions WHERE id = ?').bind(sessionId).first();
+    const session = await env.DB.prepare('SELECT * FROM generation_sessions WHERE id = ?')
+      .bind(sessionId)
+      .first();
     expect(session).toMatchObject({
       project_id: account.projectId,
       status: 'idle',
@@ -228,11 +294,19 @@ describe('D1 write-through', () => {
       tool_call_count: 4,
       first_message_preview: 'Planning the work.',
     });
-    const todos = await env.DB.prepare('SELECT idx, content, status FROM generation_todos WHERE session_id = ? ORDER BY idx').bind(sessionId).all();
-    expect(todos.results).toEqual(state.todos.map((t, idx) => ({ idx, content: t.content, status: t.status })));
+    const todos = await env.DB.prepare(
+      'SELECT idx, content, status FROM generation_todos WHERE session_id = ? ORDER BY idx',
+    )
+      .bind(sessionId)
+      .all();
+    expect(todos.results).toEqual(
+      state.todos.map((t, idx) => ({ idx, content: t.content, status: t.status })),
+    );
     const calls = await env.DB.prepare(
       'SELECT tool_call_id, name, status, is_error, todo_index, parent_tool_call_id, output FROM generation_tool_calls WHERE session_id = ? ORDER BY seq',
-    ).bind(sessionId).all();
+    )
+      .bind(sessionId)
+      .all();
     expect(calls.results).toEqual(
       state.toolCalls.map((t) => ({
         tool_call_id: t.toolCallId,
@@ -244,7 +318,9 @@ describe('D1 write-through', () => {
         output: t.output === undefined ? null : JSON.stringify(t.output),
       })),
     );
-    const message = await env.DB.prepare('SELECT text, status FROM messages WHERE session_id = ?').bind(sessionId).first();
+    const message = await env.DB.prepare('SELECT text, status FROM messages WHERE session_id = ?')
+      .bind(sessionId)
+      .first();
     expect(message).toEqual({ text: 'Planning the work.', status: 'done' });
   });
 });
@@ -268,10 +344,14 @@ describe('authorization', () => {
       const res = await api(path, token, { headers });
       expect(`${path} ${status}`).toBe(`${path} ${res.status}`);
     }
-    const lease = await api(`/api/projects/${account.projectId}/sessions/${crypto.randomUUID()}/builds`, viewer.token, {
-      method: 'POST',
-      body: '{}',
-    });
+    const lease = await api(
+      `/api/projects/${account.projectId}/sessions/${crypto.randomUUID()}/builds`,
+      viewer.token,
+      {
+        method: 'POST',
+        body: '{}',
+      },
+    );
     expect(lease.status).toBe(403);
   });
 

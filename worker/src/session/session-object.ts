@@ -195,24 +195,34 @@ export class SessionObject extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = ws.deserializeAttachment() as Attachment;
     if (typeof message !== 'string') {
-      return this.badFrame(ws, attachment, 'bad-frame', 'frames must be JSON text');
+      this.badFrame(ws, attachment, 'bad-frame', 'frames must be JSON text');
+      return;
     }
     if (byteLength(message) > MAX_FRAME_BYTES) {
-      return this.badFrame(
+      this.badFrame(
         ws,
         attachment,
         'frame-too-large',
         `frames are limited to ${MAX_FRAME_BYTES} bytes`,
       );
+      return;
     }
     if (attachment.role === 'subscriber') {
       const parsed = parseFrame(clientFrame, message);
-      if (!parsed.ok) return this.badFrame(ws, attachment, 'bad-frame', parsed.message);
-      return this.onClientFrame(ws, attachment, parsed.frame);
+      if (!parsed.ok) {
+        this.badFrame(ws, attachment, 'bad-frame', parsed.message);
+        return;
+      }
+      this.onClientFrame(ws, attachment, parsed.frame);
+      return;
     }
     const parsed = parseFrame(ingestFrame, message);
-    if (!parsed.ok) return this.badFrame(ws, attachment, 'bad-frame', parsed.message);
-    return this.onIngestFrame(ws, attachment, parsed.frame);
+    if (!parsed.ok) {
+      this.badFrame(ws, attachment, 'bad-frame', parsed.message);
+      return;
+    }
+    this.onIngestFrame(ws, attachment, parsed.frame);
+    return;
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -353,7 +363,8 @@ export class SessionObject extends DurableObject<Env> {
       case 'events': {
         const { buildId, epoch } = attachment;
         if (buildId === undefined || epoch === undefined) {
-          return this.badFrame(ws, attachment, 'bad-frame', 'send hello before events');
+          this.badFrame(ws, attachment, 'bad-frame', 'send hello before events');
+          return;
         }
         const build = this.log.getBuild(buildId);
         if (!build || build.epoch !== epoch) {
@@ -379,7 +390,10 @@ export class SessionObject extends DurableObject<Env> {
               admission.events.map((e) => e.body),
               buildId,
             );
-            if (refusal) return this.badFrame(ws, attachment, refusal.code, refusal.message);
+            if (refusal) {
+              this.badFrame(ws, attachment, refusal.code, refusal.message);
+              return;
+            }
             const lastProducerSeq = admission.events[admission.events.length - 1]!.producerSeq;
             this.commit(
               coalesceDeltas(admission.events).map((e) => ({ ...e, buildId })),

@@ -1,0 +1,56 @@
+/**
+ * `pnpm dev`: builds the web app (and keeps rebuilding it), applies D1 migrations, makes sure the
+ * dev account exists (`.kiln/dev.json`), and runs the worker with local Durable Objects and D1 at
+ * http://localhost:8787 (PORT overrides).
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, startStack } from './dev-stack.ts';
+
+const port = Number(process.env.PORT ?? 8787);
+const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+
+await new Promise<void>((resolveBuild, reject) => {
+  const build = spawn(process.execPath, [vite, 'build'], {
+    cwd: join(ROOT, 'web'),
+    stdio: 'inherit',
+  });
+  build.once('exit', (code) =>
+    code === 0 ? resolveBuild() : reject(new Error(`web build failed (${code})`)),
+  );
+});
+const watcher = spawn(process.execPath, [vite, 'build', '--watch', '--logLevel', 'warn'], {
+  cwd: join(ROOT, 'web'),
+  stdio: 'inherit',
+});
+
+const stack = await startStack({
+  persistTo: join(ROOT, '.wrangler', 'state'),
+  port,
+  configPath: join(ROOT, '.kiln', 'dev.json'),
+  verbose: true,
+});
+const { server, token, projectId } = stack.config;
+console.log(`
+  Kiln is running at ${server}
+
+  Sign in (one click):   ${server}/sign-in#token=${token}
+  Dev account:           .kiln/dev.json (project ${projectId})
+
+  Stream a recorded Claude Code run into a new session:
+    pnpm kiln replay ../shared/fixtures/recorded/claude-code-stream-json.jsonl --speed 4
+  Watch a session in the terminal:
+    pnpm kiln watch <session-id>
+`);
+
+const shutdown = async () => {
+  watcher.kill('SIGTERM');
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
+stack.worker.once('exit', (code) => {
+  watcher.kill('SIGTERM');
+  process.exit(code ?? 1);
+});
