@@ -2,7 +2,6 @@ import type { RouteObject } from 'react-router';
 import { AppLayout } from './app-layout';
 import { HomePage } from './pages/home-page';
 import { NotFoundPage } from './pages/not-found-page';
-import { SessionPage } from './pages/session-page';
 import { SignInPage } from './pages/sign-in-page';
 
 /** Every route of the SPA. The worker serves `index.html` for any path outside `/api`. */
@@ -12,9 +11,15 @@ export const routes: RouteObject[] = [
     element: <AppLayout />,
     children: [
       { index: true, element: <HomePage /> },
-      { path: 's/:sessionId', element: <SessionPage /> },
-      { path: 'projects/:projectId/s/:sessionId', element: <SessionPage /> },
+      { path: 's/:sessionId', lazy: loadSessionPage },
+      { path: 'projects/:projectId/s/:sessionId', lazy: loadSessionPage },
       { path: '*', element: <NotFoundPage /> },
     ],
   },
 ];
+
+/** The session page (markdown renderer included) loads on first use, keeping the first load small. */
+async function loadSessionPage() {
+  const { SessionPage } = await import('./pages/session-page');
+  return { Component: SessionPage };
+}
