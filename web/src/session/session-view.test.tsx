@@ -243,6 +243,6 @@ describe('SessionView', () => {
     act(() => store.markOffline());
     expect(screen.getByTestId('connection').getAttribute('data-state')).toBe('offline');
     await user.click(screen.getByRole('button', { name: 'Retry now' }));
-    expect(screen.getByTestId('connection').getAttribute('data-state')).toBe('connecting');
+    expect(screen.getByTestId('connection').getAttribute('data-state')).toBe('reconnecting');
   });
 });

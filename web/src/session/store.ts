@@ -29,7 +29,10 @@ import {
  * reducer, so nothing is applied twice; a seq gap sends `hello` again.
  */
 
-/** `connecting`: never been live yet · `live` · `reconnecting`: lost, retrying · `offline`: not trying. */
+/**
+ * `connecting`: the first attempt · `live` · `reconnecting`: lost (or the first attempt failed),
+ * retrying with backoff · `offline`: not trying (browser offline, or an error no retry can fix).
+ */
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
 /** A prompt the person sent that the log has not shown yet (no `user-message` with its id). */
@@ -72,7 +75,6 @@ export class SessionStore {
   private awaitingReady = true;
   /** `lastSeq` of the last `hello` on this connection: a gap at the same head is already asked for. */
   private helloSeq = -1;
-  private everLive = false;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private warnedInvalid = false;
   private disposed = false;
@@ -121,7 +123,8 @@ export class SessionStore {
       this.connect();
       return;
     }
-    this.update({ connection: this.everLive ? 'reconnecting' : 'connecting', error: null });
+    if (this.snapshot.connection === 'offline') this.update({ connection: 'reconnecting' });
+    this.update({ error: null });
     this.socket.reconnect();
   }
 
@@ -165,7 +168,8 @@ export class SessionStore {
   private onClose(): void {
     this.awaitingReady = true;
     if (this.disposed || this.snapshot.connection === 'offline') return;
-    this.update({ connection: this.everLive ? 'reconnecting' : 'connecting' });
+    // Lost, or the first attempt failed: partysocket is backing off before the next try.
+    this.update({ connection: 'reconnecting' });
   }
 
   private onMessage(data: unknown): void {
@@ -189,7 +193,6 @@ export class SessionStore {
           return;
         }
         this.awaitingReady = false;
-        this.everLive = true;
         this.sendHello();
         for (const pending of this.snapshot.pendingSends)
           this.sendFrame({ type: 'send', ...pending });

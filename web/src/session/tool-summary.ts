@@ -37,6 +37,11 @@ export function summarizeInput(input: unknown): string {
   if (typeof input !== 'object' || input === null) return input === undefined ? '' : String(input);
   if (Array.isArray(input)) return `${input.length} item${input.length === 1 ? '' : 's'}`;
   const record = input as Record<string, unknown>;
+  // Search tools: the pattern says more than where it looked.
+  if (typeof record.pattern === 'string' && record.pattern) {
+    const where = typeof record.path === 'string' && record.path ? ` in ${record.path}` : '';
+    return oneLine(`${record.pattern}${where}`);
+  }
   for (const key of SUMMARY_KEYS) {
     const value = record[key];
     if (typeof value === 'string' && value.trim()) return oneLine(value);
