@@ -1,0 +1,37 @@
+import type { RunnerEventBody } from '@kiln/protocol';
+
+/**
+ * A live coding agent the runner daemon can run for one turn of a build.
+ *
+ * The daemon owns the turn's edges: it emits `turn-started` before `run` and `turn-finished`
+ * after it (`completed` when `run` resolves, `interrupted` when `signal` was aborted, `failed` with
+ * the error's message when `run` throws). The agent emits everything in between — messages,
+ * deltas, tool calls, todos, usage, diagnostics, preview — and, last, a `checkpoint` holding what
+ * it needs to continue the conversation in the next turn (possibly on another runner).
+ */
+export interface Agent {
+  /** The name builds ask for (`demo`, `replay`, `ai-sdk`, `claude-code`, `codex`). */
+  readonly name: string;
+  /** Resolves when the turn is done; must stop within a second of `ctx.signal` aborting. */
+  run(ctx: TurnContext): Promise<void>;
+}
+
+/** Everything an agent gets for one turn. */
+export interface TurnContext {
+  buildId: string;
+  sessionId: string;
+  projectId: string;
+  turnId: string;
+  /** The person's prompt for this turn. */
+  prompt: string;
+  /** Model id the build asked for ('' = the agent's default). */
+  model: string;
+  /** The previous turn's `checkpoint.state`, if any. */
+  checkpoint?: unknown;
+  /** Absolute path of the project's workspace directory; every file the agent touches is inside. */
+  workspace: string;
+  /** Aborted on interrupt, cancel or shutdown. */
+  signal: AbortSignal;
+  /** Hands an event to the durable outbox (written locally before it is sent). */
+  emit(event: RunnerEventBody): void;
+}
