@@ -123,6 +123,28 @@ export class SessionObject extends DurableObject<Env> {
     return { buildId, leaseExpiresAt };
   }
 
+  /**
+   * Appends a person's prompt as a `user-message`, idempotent on `clientMessageId`: a retry
+   * returns the message already stored (`created: false`) and appends nothing. A running agent is
+   * told about it on its ingest socket.
+   */
+  async appendUserMessage(
+    clientMessageId: string,
+    text: string,
+    authorId: string,
+  ): Promise<{ messageId: string; seq: number; created: boolean }> {
+    const state = this.requireState();
+    const existing = state.messages.find((m) => m.clientMessageId === clientMessageId);
+    if (existing) return { messageId: existing.messageId, seq: existing.seq, created: false };
+    const messageId = `msg_${clientMessageId}`;
+    const [event] = this.commit(
+      [{ body: { type: 'user-message', messageId, clientMessageId, text, authorId } }],
+      () => {},
+    );
+    this.commandRunners({ kind: 'user-message', messageId, text });
+    return { messageId, seq: event!.seq, created: true };
+  }
+
   async getState(): Promise<SessionState | null> {
     return this.state;
   }
@@ -213,7 +235,7 @@ export class SessionObject extends DurableObject<Env> {
         this.badFrame(ws, attachment, 'bad-frame', parsed.message);
         return;
       }
-      this.onClientFrame(ws, attachment, parsed.frame);
+      await this.onClientFrame(ws, attachment, parsed.frame);
       return;
     }
     const parsed = parseFrame(ingestFrame, message);
@@ -243,11 +265,11 @@ export class SessionObject extends DurableObject<Env> {
 
   // --- subscribers ---
 
-  private onClientFrame(
+  private async onClientFrame(
     ws: WebSocket,
     attachment: Extract<Attachment, { role: 'subscriber' }>,
     frame: ClientFrame,
-  ): void {
+  ): Promise<void> {
     const state = this.requireState();
     switch (frame.type) {
       case 'hello': {
@@ -273,23 +295,7 @@ export class SessionObject extends DurableObject<Env> {
           this.commandRunners({ kind: 'interrupt' });
           return;
         }
-        const messageId = `msg_${frame.clientMessageId}`;
-        if (state.messages.some((m) => m.clientMessageId === frame.clientMessageId)) return;
-        this.commit(
-          [
-            {
-              body: {
-                type: 'user-message',
-                messageId,
-                clientMessageId: frame.clientMessageId,
-                text: frame.text,
-                authorId: attachment.principal,
-              },
-            },
-          ],
-          () => {},
-        );
-        this.commandRunners({ kind: 'user-message', messageId, text: frame.text });
+        await this.appendUserMessage(frame.clientMessageId, frame.text, attachment.principal);
         return;
       }
       default: {
