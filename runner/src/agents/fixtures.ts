@@ -3,7 +3,6 @@ import {
   applyEvents,
   createSessionState,
   type RunnerEventBody,
-  type SessionEvent,
   type SessionState,
 } from '@kiln/protocol';
 import type { RecordedLine } from './recording';

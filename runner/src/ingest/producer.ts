@@ -1,0 +1,374 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type IngestServerFrame,
+  ingestServerFrame,
+  MAX_EVENT_BYTES,
+  PING_FRAME,
+  parseFrame,
+  type RunnerCommand,
+  type RunnerEventBody,
+} from '@kiln/protocol';
+import pRetry, { AbortError } from 'p-retry';
+import WebSocket from 'ws';
+import { ServerError } from '../net/errors';
+import { openSocket } from '../net/socket';
+import { eventsFrameText, frameSize, type PendingEvent } from './frames';
+
+/** Options of an `IngestProducer`. Times in ms. */
+export interface IngestProducerOptions {
+  /** ws(s) URL of the session's ingest socket (`…/api/sessions/:id/ingest`). */
+  url: string;
+  /** Personal access or runner token. */
+  token: string;
+  /** The leased build the events belong to. */
+  buildId: string;
+  /** Raised each time a producer restarts with the same build; default 0. */
+  producerEpoch?: number;
+  /** Most `events` frames sent and not yet acknowledged; default 8. */
+  maxFramesInFlight?: number;
+  /** Most events per frame; default (and at most) MAX_EVENTS_PER_FRAME. */
+  maxEventsPerFrame?: number;
+  /** Application ping interval; default 15 000. A socket silent for two intervals is dropped. */
+  pingIntervalMs?: number;
+  /** Reconnect backoff: first delay and cap (jittered ×1–2, doubling); defaults 250 and 10 000. */
+  minRetryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** Commands the session sends to its producer (interrupt, user message). */
+  onCommand?: (command: RunnerCommand) => void;
+  /** Progress worth telling a person about (reconnects, refused frames). */
+  onNotice?: (message: string) => void;
+}
+
+interface FlushWaiter {
+  target: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * An idempotent producer on the ingest socket (DESIGN §3): every appended event gets the next
+ * producer seq (1, 2, 3 …) and stays in memory until the server acknowledges it; after a
+ * reconnect, sending resumes from `ready.ackedProducerSeq`, and on `producer-gap` from the seq the
+ * server expects. The server drops duplicates, so everything is committed exactly once.
+ */
+export class IngestProducer {
+  private nextSeq = 1;
+  private ackedSeq = 0;
+  /** Highest seq sent on the current socket. */
+  private sentSeq = 0;
+  /** Unacked events in seq order; `pending[0].seq === ackedSeq + 1`. */
+  private pending: PendingEvent[] = [];
+  /** Last seq of each frame in flight on the current socket. */
+  private inFlight: number[] = [];
+  /** The socket after its `ready`; null while (re)connecting. */
+  private socket: WebSocket | null = null;
+  /** The socket being opened or in use, so close() can end it before its `ready` too. */
+  private current: WebSocket | null = null;
+  private gapResentFrom = 0;
+  private waiters: FlushWaiter[] = [];
+  private failure: Error | null = null;
+  private closed = false;
+  private started = false;
+  private pumpQueued = false;
+  private lastHeardAt = 0;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
+  private readonly maxFramesInFlight: number;
+  private readonly pingIntervalMs: number;
+
+  constructor(private readonly options: IngestProducerOptions) {
+    this.maxFramesInFlight = options.maxFramesInFlight ?? 8;
+    this.pingIntervalMs = options.pingIntervalMs ?? 15_000;
+  }
+
+  /** Highest producer seq the server has acknowledged. */
+  get ackedProducerSeq(): number {
+    return this.ackedSeq;
+  }
+
+  /**
+   * Queues events for sending; connects on first use. Errors: throws when the producer failed or
+   * was closed, or when one event's JSON is over MAX_EVENT_BYTES.
+   */
+  append(events: readonly RunnerEventBody[]): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('the producer is closed');
+    for (const event of events) {
+      const json = JSON.stringify(event);
+      const bytes = Buffer.byteLength(json);
+      if (bytes > MAX_EVENT_BYTES) {
+        throw new RangeError(
+          `a ${event.type} event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES}`,
+        );
+      }
+      this.pending.push({ seq: this.nextSeq++, json, bytes });
+    }
+    this.start();
+    this.schedulePump();
+  }
+
+  /** Resolves when everything appended so far is acknowledged; rejects if the producer fails. */
+  flush(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const target = this.nextSeq - 1;
+    if (this.ackedSeq >= target) return Promise.resolve();
+    this.start();
+    return new Promise((resolve, reject) => this.waiters.push({ target, resolve, reject }));
+  }
+
+  /** Stops reconnecting and closes the socket; pending flushes reject. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    this.dropSocket(1000, 'producer closed');
+    this.rejectWaiters(new Error('the producer was closed before everything was acknowledged'));
+  }
+
+  // --- connection ---
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.run().catch((error: unknown) => this.fail(toError(error)));
+  }
+
+  /** Connects, and reconnects with jittered exponential backoff until closed or failed. */
+  private async run(): Promise<void> {
+    const minTimeout = this.options.minRetryDelayMs ?? 250;
+    const maxTimeout = this.options.maxRetryDelayMs ?? 10_000;
+    let first = true;
+    while (!this.closed && !this.failure) {
+      if (!first) {
+        this.options.onNotice?.('ingest socket closed; reconnecting');
+        // A socket that drops right after `ready` must not turn into a tight reconnect loop.
+        await sleep(minTimeout * (1 + Math.random()), undefined, {
+          signal: this.abort.signal,
+        }).catch(
+          () => undefined, // aborted by close(): the loop condition ends it
+        );
+        if (this.closed) return;
+      }
+      first = false;
+      const connection = await pRetry(() => this.connect(), {
+        retries: Number.POSITIVE_INFINITY,
+        minTimeout,
+        maxTimeout,
+        randomize: true,
+        signal: this.abort.signal,
+        shouldRetry: ({ error }) => !(error instanceof ServerError && error.permanent),
+        onFailedAttempt: ({ error, retryDelay }) => {
+          if (!(error instanceof ServerError && error.permanent))
+            this.options.onNotice?.(`${error.message}; retrying in ${retryDelay} ms`);
+        },
+      }).catch((error: unknown) => {
+        if (!this.closed) this.fail(toError(error));
+        return undefined;
+      });
+      if (!connection) return;
+      await connection.closed;
+    }
+  }
+
+  /**
+   * Opens a socket, says hello and waits for `ready`. Resolves with `closed`, a promise of the
+   * socket's close; rejects (to be retried unless permanent) when the socket fails before `ready`.
+   */
+  private async connect(): Promise<{ closed: Promise<void> }> {
+    const ws = await openSocket(this.options.url, this.options.token);
+    if (this.closed || this.failure) {
+      ws.close(1000);
+      throw new AbortError('the producer stopped');
+    }
+    this.current = ws;
+    return new Promise((resolveReady, rejectReady) => {
+      let ready = false;
+      const closed = new Promise<void>((resolveClosed) => {
+        ws.on('close', (code, reason) => {
+          if (this.socket === ws) this.dropSocket();
+          if (this.current === ws) this.current = null;
+          if (!ready) {
+            rejectReady(
+              new ServerError(
+                `ingest socket closed before ready (${code} ${reason})`,
+                0,
+                undefined,
+              ),
+            );
+          }
+          resolveClosed();
+        });
+      });
+      ws.on('error', (error) => {
+        // 'close' follows every 'error'; reconnecting happens there.
+        this.options.onNotice?.(`ingest socket error: ${error.message}`);
+      });
+      ws.on('message', (data) => {
+        this.lastHeardAt = Date.now();
+        const parsed = parseFrame(ingestServerFrame, data.toString());
+        if (!parsed.ok) {
+          this.options.onNotice?.(`ignored a bad frame from the server: ${parsed.message}`);
+          return;
+        }
+        const frame = parsed.frame;
+        if (!ready) {
+          if (frame.type === 'ready') {
+            ready = true;
+            this.onReady(ws, frame.ackedProducerSeq);
+            resolveReady({ closed }); // wrapped: resolving with a bare promise would adopt it
+          } else if (frame.type === 'error') {
+            const error = new ServerError(`ingest refused: ${frame.message}`, 0, frame.code);
+            rejectReady(error);
+            ws.terminate();
+          }
+          return;
+        }
+        if (ws === this.socket) this.onFrame(frame);
+      });
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          buildId: this.options.buildId,
+          producerEpoch: this.options.producerEpoch ?? 0,
+        }),
+      );
+    });
+  }
+
+  private onReady(ws: WebSocket, ackedProducerSeq: number): void {
+    if (ackedProducerSeq < this.ackedSeq) {
+      this.fail(
+        new Error(
+          `the server acknowledged ${this.ackedSeq} events before and now only ${ackedProducerSeq}`,
+        ),
+      );
+      ws.close(1000);
+      return;
+    }
+    this.socket = ws;
+    this.inFlight = [];
+    this.gapResentFrom = 0;
+    this.onAck(ackedProducerSeq);
+    this.sentSeq = this.ackedSeq;
+    this.lastHeardAt = Date.now();
+    this.pingTimer = setInterval(() => this.ping(ws), this.pingIntervalMs);
+    this.pingTimer.unref();
+    this.pump();
+  }
+
+  private onFrame(frame: IngestServerFrame): void {
+    switch (frame.type) {
+      case 'ack':
+        this.onAck(frame.producerSeq);
+        return;
+      case 'error': {
+        if (frame.code === 'producer-gap' && frame.expectedProducerSeq !== undefined) {
+          this.onGap(frame.expectedProducerSeq);
+          return;
+        }
+        const error = new ServerError(`ingest error: ${frame.message}`, 0, frame.code);
+        if (error.permanent) this.fail(error);
+        else this.options.onNotice?.(`${error.message}${frame.fatal ? '; reconnecting' : ''}`);
+        return;
+      }
+      case 'command':
+        this.options.onCommand?.(frame.command);
+        return;
+      case 'ready':
+      case 'pong':
+        return;
+    }
+  }
+
+  private onAck(producerSeq: number): void {
+    if (producerSeq <= this.ackedSeq) return;
+    const drop = Math.min(producerSeq - this.ackedSeq, this.pending.length);
+    this.pending = this.pending.slice(drop);
+    this.ackedSeq = producerSeq;
+    if (this.sentSeq < producerSeq) this.sentSeq = producerSeq;
+    this.inFlight = this.inFlight.filter((last) => last > producerSeq);
+    const done = this.waiters.filter((w) => w.target <= producerSeq);
+    this.waiters = this.waiters.filter((w) => w.target > producerSeq);
+    for (const waiter of done) waiter.resolve();
+    this.schedulePump();
+  }
+
+  /** The server holds everything below `expected`: resend from there (once per gap). */
+  private onGap(expected: number): void {
+    if (expected - 1 < this.ackedSeq) {
+      this.fail(new Error(`the server expects producer seq ${expected}, already acknowledged`));
+      return;
+    }
+    this.onAck(expected - 1);
+    // Frames sent after the missing one are refused too; one resend answers them all.
+    if (this.gapResentFrom === expected && this.sentSeq >= expected) return;
+    this.gapResentFrom = expected;
+    this.sentSeq = expected - 1;
+    this.inFlight = [];
+    this.pump();
+  }
+
+  // --- sending ---
+
+  /** Appends made in one tick go out together rather than as one-event frames. */
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    const ws = this.socket;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    while (this.inFlight.length < this.maxFramesInFlight && this.sentSeq < this.nextSeq - 1) {
+      const start = this.sentSeq + 1 - this.ackedSeq - 1;
+      const count = frameSize(this.pending, start, this.options.maxEventsPerFrame);
+      const events = this.pending.slice(start, start + count);
+      ws.send(eventsFrameText(events));
+      this.sentSeq = events[events.length - 1]!.seq;
+      this.inFlight.push(this.sentSeq);
+    }
+  }
+
+  private ping(ws: WebSocket): void {
+    if (Date.now() - this.lastHeardAt > 2 * this.pingIntervalMs) {
+      // Silent for two intervals: a half-open connection. 'close' follows and reconnects.
+      this.options.onNotice?.('ingest socket silent; reconnecting');
+      ws.terminate();
+      return;
+    }
+    if (ws.readyState === WebSocket.OPEN) ws.send(PING_FRAME);
+  }
+
+  private dropSocket(code?: number, reason?: string): void {
+    clearInterval(this.pingTimer);
+    this.socket = null;
+    this.inFlight = [];
+    const ws = this.current;
+    if (code === undefined || !ws) return;
+    this.current = null;
+    if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+    else ws.terminate();
+  }
+
+  private fail(error: Error): void {
+    if (this.failure || this.closed) return;
+    this.failure = error;
+    this.abort.abort();
+    this.dropSocket(1000, 'producer failed');
+    this.rejectWaiters(error);
+  }
+
+  private rejectWaiters(error: Error): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

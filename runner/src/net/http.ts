@@ -1,0 +1,73 @@
+import { apiError } from '@kiln/protocol';
+import type { z } from 'zod';
+import { describeStatus, ServerError } from './errors';
+
+/** Where and as whom the CLI talks to a Kiln server. */
+export interface ServerAuth {
+  /** http(s) origin, e.g. `http://localhost:8787`. */
+  server: string;
+  /** Personal access token, sent as `Authorization: Bearer …`. */
+  token: string;
+}
+
+/**
+ * Sends a JSON request and parses the answer with `schema`. Errors: `ServerError` with the HTTP
+ * status and the body's error code (status 0 when the server could not be reached).
+ */
+export async function requestJson<T>(
+  auth: ServerAuth,
+  method: 'GET' | 'POST',
+  path: string,
+  schema: z.ZodType<T>,
+  body?: unknown,
+): Promise<T> {
+  const url = new URL(path, auth.server);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: {
+        authorization: `Bearer ${auth.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (cause) {
+    throw new ServerError(`cannot reach ${auth.server}: ${String(cause)}`, 0, undefined, { cause });
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined; // handled below: an error status is reported as is, a 2xx as a bad body
+  }
+  if (!response.ok) {
+    const parsed = apiError.safeParse(json);
+    const message = parsed.success
+      ? parsed.data.error.message
+      : response.statusText || text.slice(0, 200);
+    throw new ServerError(
+      `${method} ${url.pathname}: ${describeStatus(response.status, message)}`,
+      response.status,
+      parsed.success ? parsed.data.error.code : undefined,
+    );
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new ServerError(
+      `${method} ${url.pathname}: unexpected response body`,
+      response.status,
+      undefined,
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+/** The ws(s) URL of a server path (`http` → `ws`, `https` → `wss`). */
+export function socketUrl(server: string, path: string): string {
+  const url = new URL(path, server);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
