@@ -42,3 +42,28 @@ export const MAX_BAD_FRAMES = 10;
 
 /** Build lease length in ms: a runner silent this long during a build loses its lease (DESIGN §4). */
 export const LEASE_MS = 30_000;
+
+/** Default fan-out flush window: events committed within it go out in one `events` frame. */
+export const FLUSH_WINDOW_MS = 16;
+
+/**
+ * Socket sends per second one SessionDO allows itself for live fan-out. Measured here: a bare
+ * relay DO in local workerd manages about 16,000 sends/s in total; half leaves room for ingest,
+ * catch-ups and storage. The flush window widens so `subscribers × flushes/s` stays under it.
+ */
+export const SEND_BUDGET_PER_SECOND = 8000;
+
+/** Frames per second a subscriber may send (token bucket, burst of twice this). */
+export const MAX_CLIENT_FRAMES_PER_SECOND = 20;
+
+/** Events per second one ingest connection may send (token bucket, burst of twice this). */
+export const MAX_INGEST_EVENTS_PER_SECOND = 50_000;
+
+/** After a lease expires, how long the same build may come back and continue (DESIGN §4). */
+export const LEASE_GRACE_MS = 60_000;
+
+/** A session active with no new event for this long is failed by the cron sweep (DESIGN §4). */
+export const STUCK_SESSION_MS = 5 * 60_000;
+
+/** After an interrupt, how long the runner has to end the turn before the session ends it. */
+export const INTERRUPT_GRACE_MS = 10_000;

@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
+import type { Env } from './env';
 import { type AppEnv, fail, onError } from './http';
 import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { projects } from './routes/projects';
 import { sessions } from './routes/sessions';
+import { sweepStuckSessions } from './session/sweep';
 
 export { SessionObject } from './session/session-object';
 
@@ -17,4 +19,10 @@ const app = new Hono<AppEnv>()
   .notFound(() => fail(404, 'not-found', 'no such route'))
   .onError(onError);
 
-export default app;
+export default {
+  fetch: app.fetch,
+  /** Cron trigger (wrangler.toml): fail sessions stuck with no activity. */
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(sweepStuckSessions(env));
+  },
+} satisfies ExportedHandler<Env>;

@@ -5,6 +5,7 @@ import {
   sessionEvent,
   sessionState,
 } from '@kiln/protocol';
+import type { BuildStatus } from './lifecycle';
 
 /**
  * The session's storage in DO SQLite: the ordered event log, producer state per build, periodic
@@ -15,7 +16,8 @@ import {
  *   `seq`/`at`;
  * - `builds(build_id PK, holder, epoch, acked_producer_seq, lease_expires_at, status)`;
  * - `snapshots(seq PK, state)`;
- * - `meta(key PK, value)`.
+ * - `meta(key PK, value)`;
+ * - `timers(name PK, due_at)` — every timer the one alarm drives.
  */
 
 export interface BuildRow {
@@ -26,8 +28,9 @@ export interface BuildRow {
   /** Highest producer epoch seen; -1 before the first hello. */
   epoch: number;
   ackedProducerSeq: number;
+  /** `leased`: when the lease ends unless renewed; `expired`: when its grace period ends. */
   leaseExpiresAt: number;
-  status: 'leased' | 'finished' | 'expired';
+  status: BuildStatus;
 }
 
 export class EventLog {
@@ -57,6 +60,9 @@ export class EventLog {
       'CREATE TABLE IF NOT EXISTS snapshots (seq INTEGER PRIMARY KEY, state TEXT NOT NULL)',
     );
     this.sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, due_at INTEGER NOT NULL)',
+    );
   }
 
   headSeq(): number {
@@ -100,30 +106,18 @@ export class EventLog {
   }
 
   getBuild(buildId: string): BuildRow | undefined {
-    const rows = this.sql
-      .exec<{
-        build_id: string;
-        holder: string;
-        agent: string;
-        model: string;
-        epoch: number;
-        acked_producer_seq: number;
-        lease_expires_at: number;
-        status: BuildRow['status'];
-      }>('SELECT * FROM builds WHERE build_id = ?', buildId)
-      .toArray();
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      buildId: row.build_id,
-      holder: row.holder,
-      agent: row.agent,
-      model: row.model,
-      epoch: row.epoch,
-      ackedProducerSeq: row.acked_producer_seq,
-      leaseExpiresAt: row.lease_expires_at,
-      status: row.status,
-    };
+    const row = this.sql
+      .exec<BuildSqlRow>('SELECT * FROM builds WHERE build_id = ?', buildId)
+      .toArray()[0];
+    return row ? toBuild(row) : undefined;
+  }
+
+  /** Builds whose lease is live or in its grace period. */
+  openBuilds(): BuildRow[] {
+    return this.sql
+      .exec<BuildSqlRow>("SELECT * FROM builds WHERE status IN ('leased', 'expired')")
+      .toArray()
+      .map(toBuild);
   }
 
   putBuild(build: BuildRow): void {
@@ -183,4 +177,63 @@ export class EventLog {
   setMeta(key: string, value: string): void {
     this.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
   }
+
+  deleteMeta(key: string): void {
+    this.sql.exec('DELETE FROM meta WHERE key = ?', key);
+  }
+
+  setTimer(name: TimerName, dueAt: number): void {
+    this.sql.exec('INSERT OR REPLACE INTO timers (name, due_at) VALUES (?, ?)', name, dueAt);
+  }
+
+  timerDueAt(name: TimerName): number | undefined {
+    return this.sql
+      .exec<{ due_at: number }>('SELECT due_at FROM timers WHERE name = ?', name)
+      .toArray()[0]?.due_at;
+  }
+
+  /** Removes and returns the timers due at `now`. */
+  takeDueTimers(now: number): TimerName[] {
+    const due = this.sql
+      .exec<{ name: TimerName }>('SELECT name FROM timers WHERE due_at <= ?', now)
+      .toArray()
+      .map((r) => r.name);
+    this.sql.exec('DELETE FROM timers WHERE due_at <= ?', now);
+    return due;
+  }
+
+  /** When the earliest timer is due, if any. */
+  nextTimerAt(): number | undefined {
+    return (
+      this.sql.exec<{ at: number | null }>('SELECT MIN(due_at) AS at FROM timers').one().at ??
+      undefined
+    );
+  }
+}
+
+/** Every timer the session's one alarm drives. */
+export type TimerName = 'write-through' | 'lease' | 'interrupt';
+
+type BuildSqlRow = {
+  build_id: string;
+  holder: string;
+  agent: string;
+  model: string;
+  epoch: number;
+  acked_producer_seq: number;
+  lease_expires_at: number;
+  status: BuildStatus;
+};
+
+function toBuild(row: BuildSqlRow): BuildRow {
+  return {
+    buildId: row.build_id,
+    holder: row.holder,
+    agent: row.agent,
+    model: row.model,
+    epoch: row.epoch,
+    ackedProducerSeq: row.acked_producer_seq,
+    leaseExpiresAt: row.lease_expires_at,
+    status: row.status,
+  };
 }

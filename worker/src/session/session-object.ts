@@ -7,13 +7,17 @@ import {
   type ErrorCode,
   type EventBody,
   type EventsPage,
+  INTERRUPT_GRACE_MS,
   type IngestFrame,
   ingestFrame,
   jsonByteLength,
+  LEASE_GRACE_MS,
   LEASE_MS,
   MAX_BAD_FRAMES,
+  MAX_CLIENT_FRAMES_PER_SECOND,
   MAX_EVENT_BYTES,
   MAX_FRAME_BYTES,
+  MAX_INGEST_EVENTS_PER_SECOND,
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
@@ -23,15 +27,20 @@ import {
   type RunnerEventBody,
   type SessionEvent,
   type SessionState,
+  STUCK_SESSION_MS,
   TOOL_OUTPUT_LIMIT_BYTES,
+  type Viewer,
 } from '@kiln/protocol';
 import { drizzle } from 'drizzle-orm/d1';
 import type { Env } from '../env';
 import { admitFrame } from './admission';
 import { planCatchUp } from './catch-up';
 import { coalesceDeltas } from './coalesce';
-import { EventLog } from './event-log';
+import { EventLog, type TimerName } from './event-log';
+import { Fanout } from './fanout';
+import { finishOrphanedTurn, leaseActions } from './lifecycle';
 import { collectTouched, projectionStatements } from './projection';
+import { TokenBucket } from './rate-limit';
 
 /** Events between stored state snapshots, so loading never re-reads the whole log. */
 const SNAPSHOT_EVERY = 1000;
@@ -82,15 +91,29 @@ export interface SessionHealth {
 export class SessionObject extends DurableObject<Env> {
   private readonly log: EventLog;
   private state: SessionState | null = null;
-  private writeThroughScheduled = false;
+  private readonly fanout: Fanout<WebSocket>;
+  /** When the platform alarm is set for; the earliest of the `timers` table. */
+  private alarmAt: number | null = null;
+  private readonly buckets = new WeakMap<WebSocket, TokenBucket>();
+  private readonly timing: ReturnType<typeof timingFrom>;
+  /** D1, a field so tests can put a failing binding in its place. */
+  private d1: D1Database;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.log = new EventLog(ctx.storage.sql);
+    this.d1 = env.DB;
+    this.timing = timingFrom(env);
+    this.fanout = new Fanout<WebSocket>({
+      subscribers: () => this.readySubscribers().map(([ws]) => ws),
+      send: sendQuietly,
+      redact: redactForViewers,
+    });
     void ctx.blockConcurrencyWhile(async () => {
       this.log.migrate();
+      this.alarmAt = await ctx.storage.getAlarm();
       this.state = this.load();
     });
   }
@@ -109,7 +132,7 @@ export class SessionObject extends DurableObject<Env> {
   async leaseBuild(holder: string, agent: string, model: string) {
     this.requireState();
     const buildId = crypto.randomUUID();
-    const leaseExpiresAt = Date.now() + LEASE_MS;
+    const leaseExpiresAt = Date.now() + this.timing.leaseMs;
     this.log.putBuild({
       buildId,
       holder,
@@ -120,7 +143,22 @@ export class SessionObject extends DurableObject<Env> {
       leaseExpiresAt,
       status: 'leased',
     });
+    this.setTimer('lease', leaseExpiresAt);
     return { buildId, leaseExpiresAt };
+  }
+
+  /**
+   * Cron sweep (DESIGN §4): a session whose turn has run with no new event for `STUCK_SESSION_MS`
+   * gets that turn finished (`failed: stuck`, or `completed` when every todo is done). Returns
+   * whether it finished one.
+   */
+  async sweepIfStuck(now = Date.now()): Promise<boolean> {
+    const state = this.state;
+    if (!state || now - state.updatedAt < this.timing.stuckMs) return false;
+    const finish = finishOrphanedTurn(state, undefined, 'stuck', now);
+    if (!finish) return false;
+    this.commit([{ body: finish }], () => {});
+    return true;
   }
 
   /**
@@ -147,6 +185,25 @@ export class SessionObject extends DurableObject<Env> {
 
   async getState(): Promise<SessionState | null> {
     return this.state;
+  }
+
+  /**
+   * Appends a `session-status` event (the hub's `queued` while no runner is free); no-op when the
+   * session already has that status. Returns the status now.
+   */
+  async appendStatus(status: 'queued', reason: string): Promise<string> {
+    const state = this.requireState();
+    if (state.status === status) return status;
+    this.commit([{ body: { type: 'session-status', status, reason } }], () => {});
+    return status;
+  }
+
+  /** Closes every socket and deletes the log (the session was deleted). */
+  async destroy(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 1000, 'session deleted');
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.state = null;
   }
 
   /** Up to `limit` events after `after`, with checkpoint state removed. */
@@ -230,6 +287,15 @@ export class SessionObject extends DurableObject<Env> {
       return;
     }
     if (attachment.role === 'subscriber') {
+      if (!this.bucket(ws, MAX_CLIENT_FRAMES_PER_SECOND).take(1, Date.now())) {
+        this.badFrame(
+          ws,
+          attachment,
+          'rate-limited',
+          `at most ${MAX_CLIENT_FRAMES_PER_SECOND} frames per second`,
+        );
+        return;
+      }
       const parsed = parseFrame(clientFrame, message);
       if (!parsed.ok) {
         this.badFrame(ws, attachment, 'bad-frame', parsed.message);
@@ -250,17 +316,37 @@ export class SessionObject extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     // The peer closed; complete the closing handshake (1005/1006 cannot be sent back).
     closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    this.onSocketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     closeQuietly(ws, 1011, 'socket error');
+    this.onSocketGone(ws);
   }
 
-  // --- alarm: D1 write-through ---
+  // --- alarm: every timer (D1 write-through, leases, interrupt deadline) ---
 
   override async alarm(): Promise<void> {
-    this.writeThroughScheduled = false;
-    await this.writeThrough();
+    this.alarmAt = null;
+    const now = Date.now();
+    for (const timer of this.log.takeDueTimers(now)) {
+      switch (timer) {
+        case 'write-through':
+          await this.writeThrough();
+          break;
+        case 'lease':
+          this.checkLeases(now);
+          break;
+        case 'interrupt':
+          this.enforceInterrupt(now);
+          break;
+        default: {
+          const unknown: never = timer;
+          console.error(`unknown timer ${String(unknown)}`);
+        }
+      }
+    }
+    await this.syncAlarm();
   }
 
   // --- subscribers ---
@@ -274,7 +360,11 @@ export class SessionObject extends DurableObject<Env> {
     switch (frame.type) {
       case 'hello': {
         this.catchUp(ws, frame.lastSeq, state);
-        if (!attachment.ready) ws.serializeAttachment({ ...attachment, ready: true });
+        this.fanout.markSent(ws, state.headSeq);
+        if (!attachment.ready) {
+          ws.serializeAttachment({ ...attachment, ready: true });
+          this.broadcastPresence();
+        }
         return;
       }
       case 'ping':
@@ -292,7 +382,7 @@ export class SessionObject extends DurableObject<Env> {
           return;
         }
         if (frame.type === 'interrupt') {
-          this.commandRunners({ kind: 'interrupt' });
+          this.interrupt(ws);
           return;
         }
         await this.appendUserMessage(frame.clientMessageId, frame.text, attachment.principal);
@@ -343,13 +433,42 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
-  private broadcast(events: readonly SessionEvent[]): void {
-    if (events.length === 0) return;
-    const frame = JSON.stringify({ type: 'events', events: events.map(redactForViewers) });
+  /** Ready subscribers and their attachments. */
+  private readySubscribers(): [WebSocket, Extract<Attachment, { role: 'subscriber' }>][] {
+    const ready: [WebSocket, Extract<Attachment, { role: 'subscriber' }>][] = [];
     for (const ws of this.ctx.getWebSockets('subscriber')) {
       const attachment = ws.deserializeAttachment() as Attachment;
-      if (attachment.role === 'subscriber' && attachment.ready) sendQuietly(ws, frame);
+      if (attachment.role === 'subscriber' && attachment.ready) ready.push([ws, attachment]);
     }
+    return ready;
+  }
+
+  /** Tells every ready subscriber who is watching (`except` is closing). */
+  private broadcastPresence(except?: WebSocket): void {
+    const subscribers = this.readySubscribers().filter(([ws]) => ws !== except);
+    const viewers: Viewer[] = subscribers.map(([, a]) => ({
+      viewerId: a.viewerId,
+      displayName: a.displayName,
+      since: a.since,
+    }));
+    const frame = JSON.stringify({ type: 'presence', viewers });
+    for (const [ws] of subscribers) sendQuietly(ws, frame);
+  }
+
+  private onSocketGone(ws: WebSocket): void {
+    const attachment = ws.deserializeAttachment() as Attachment | null;
+    if (attachment?.role !== 'subscriber') return;
+    this.fanout.forget(ws);
+    if (attachment.ready) this.broadcastPresence(ws);
+  }
+
+  private bucket(ws: WebSocket, ratePerSecond: number): TokenBucket {
+    let bucket = this.buckets.get(ws);
+    if (!bucket) {
+      bucket = new TokenBucket(ratePerSecond, ratePerSecond * 2, Date.now());
+      this.buckets.set(ws, bucket);
+    }
+    return bucket;
   }
 
   // --- runners ---
@@ -377,6 +496,20 @@ export class SessionObject extends DurableObject<Env> {
           this.fatal(ws, 'stale-epoch', 'a newer producer took over this build');
           return;
         }
+        if (build.status !== 'leased' && build.status !== 'expired') {
+          this.fatal(ws, 'no-lease', `build ${buildId} is ${build.status}`);
+          return;
+        }
+        if (!this.bucket(ws, MAX_INGEST_EVENTS_PER_SECOND).take(frame.events.length, Date.now())) {
+          this.send(ws, {
+            type: 'error',
+            code: 'rate-limited',
+            message: `at most ${MAX_INGEST_EVENTS_PER_SECOND} events per second; resend after a pause`,
+            fatal: false,
+            expectedProducerSeq: build.ackedProducerSeq + 1,
+          });
+          return;
+        }
         const admission = admitFrame(build.ackedProducerSeq, frame.firstProducerSeq, frame.events);
         switch (admission.kind) {
           case 'gap':
@@ -401,15 +534,21 @@ export class SessionObject extends DurableObject<Env> {
               return;
             }
             const lastProducerSeq = admission.events[admission.events.length - 1]!.producerSeq;
+            const leaseExpiresAt = Date.now() + this.timing.leaseMs;
             this.commit(
-              coalesceDeltas(admission.events).map((e) => ({ ...e, buildId })),
+              dropLateTurnEnds(this.requireState(), coalesceDeltas(admission.events)).map((e) => ({
+                ...e,
+                buildId,
+              })),
               () =>
                 this.log.putBuild({
                   ...build,
+                  status: 'leased',
                   ackedProducerSeq: lastProducerSeq,
-                  leaseExpiresAt: Date.now() + LEASE_MS,
+                  leaseExpiresAt,
                 }),
             );
+            this.setTimer('lease', leaseExpiresAt);
             this.send(ws, { type: 'ack', producerSeq: lastProducerSeq });
             return;
           }
@@ -433,7 +572,9 @@ export class SessionObject extends DurableObject<Env> {
     epoch: number,
   ): void {
     const build = this.log.getBuild(buildId);
-    if (!build || build.holder !== attachment.principal || build.status !== 'leased') {
+    // A build whose lease expired may come back within its grace period and continue.
+    const open = build?.status === 'leased' || build?.status === 'expired';
+    if (!build || build.holder !== attachment.principal || !open) {
       this.fatal(ws, 'no-lease', `build ${buildId} is not leased to you`);
       return;
     }
@@ -450,9 +591,86 @@ export class SessionObject extends DurableObject<Env> {
         this.fatal(other, 'stale-epoch', 'another producer connection took over this build');
       }
     }
-    if (epoch !== build.epoch) this.log.putBuild({ ...build, epoch });
+    const leaseExpiresAt = Date.now() + this.timing.leaseMs;
+    this.log.putBuild({ ...build, epoch, status: 'leased', leaseExpiresAt });
+    this.setTimer('lease', leaseExpiresAt);
     ws.serializeAttachment({ ...attachment, buildId, epoch });
     this.send(ws, { type: 'ready', ackedProducerSeq: build.ackedProducerSeq });
+  }
+
+  /** Asks the runner to stop; if the turn is still running after the grace period, ends it. */
+  private interrupt(ws: WebSocket): void {
+    const turn = this.requireState().turns.findLast((t) => t.status === 'running');
+    if (!turn) {
+      this.send(ws, {
+        type: 'error',
+        code: 'conflict',
+        message: 'no turn is running',
+        fatal: false,
+      });
+      return;
+    }
+    this.commandRunners({ kind: 'interrupt' });
+    this.log.setMeta('interruptTurnId', turn.turnId);
+    this.setTimer('interrupt', Date.now() + this.timing.interruptGraceMs);
+  }
+
+  private enforceInterrupt(now: number): void {
+    const turnId = this.log.getMeta('interruptTurnId');
+    this.log.deleteMeta('interruptTurnId');
+    const state = this.requireState();
+    const turn = state.turns.find((t) => t.turnId === turnId);
+    if (turn?.status !== 'running') return;
+    const finish = finishOrphanedTurn(state, turn.buildId, 'interrupted', now);
+    if (finish) this.commit([{ body: finish }], () => {});
+  }
+
+  /** Applies lease expiry, renewal by auto-answered pings, and loss after the grace period. */
+  private checkLeases(now: number): void {
+    const builds = this.log.openBuilds();
+    const lastPing = new Map<string, number>();
+    for (const ws of this.ctx.getWebSockets('ingest')) {
+      const a = ws.deserializeAttachment() as Attachment;
+      const at = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
+      if (a.role === 'ingest' && a.buildId && at) {
+        lastPing.set(a.buildId, Math.max(at, lastPing.get(a.buildId) ?? 0));
+      }
+    }
+    const { actions, nextCheckAt } = leaseActions(
+      builds.map((b) => ({ ...b, lastPingAt: lastPing.get(b.buildId) })),
+      now,
+      this.timing.leaseMs,
+      this.timing.graceMs,
+    );
+    for (const action of actions) {
+      const build = builds.find((b) => b.buildId === action.buildId)!;
+      switch (action.kind) {
+        case 'renew':
+          this.log.putBuild({ ...build, leaseExpiresAt: action.leaseExpiresAt });
+          break;
+        case 'expire':
+          this.log.putBuild({ ...build, status: 'expired', leaseExpiresAt: action.graceUntil });
+          break;
+        case 'lose': {
+          const finish = finishOrphanedTurn(this.requireState(), build.buildId, 'runner-lost', now);
+          this.commit(finish ? [{ body: finish }] : [], () =>
+            this.log.putBuild({ ...build, status: 'lost' }),
+          );
+          for (const ws of this.ctx.getWebSockets('ingest')) {
+            const a = ws.deserializeAttachment() as Attachment;
+            if (a.role === 'ingest' && a.buildId === build.buildId) {
+              this.fatal(ws, 'no-lease', 'the lease on this build was lost');
+            }
+          }
+          break;
+        }
+        default: {
+          const unknown: never = action;
+          throw new Error(`unhandled lease action ${JSON.stringify(unknown)}`);
+        }
+      }
+    }
+    if (nextCheckAt !== undefined) this.setTimer('lease', nextCheckAt);
   }
 
   private commandRunners(
@@ -475,6 +693,10 @@ export class SessionObject extends DurableObject<Env> {
   ): SessionEvent[] {
     const state = this.requireState();
     const at = Date.now();
+    if (events.length === 0) {
+      this.ctx.storage.transactionSync(alsoInTransaction);
+      return [];
+    }
     const committed = this.ctx.storage.transactionSync(() => {
       const stored = this.log.append(
         events.map((e) => ({ body: e.body, at, buildId: e.buildId, producerSeq: e.producerSeq })),
@@ -487,7 +709,7 @@ export class SessionObject extends DurableObject<Env> {
     if (this.state.headSeq - this.log.latestSnapshotSeq() >= SNAPSHOT_EVERY) {
       this.log.putSnapshot(this.state);
     }
-    this.broadcast(committed);
+    this.fanout.publish(committed);
     this.scheduleWriteThrough();
     return committed;
   }
@@ -514,9 +736,8 @@ export class SessionObject extends DurableObject<Env> {
   // --- D1 write-through ---
 
   private scheduleWriteThrough(): void {
-    if (this.writeThroughScheduled) return;
-    this.writeThroughScheduled = true;
-    void this.ctx.storage.setAlarm(Date.now() + WRITE_THROUGH_DELAY_MS);
+    if (this.log.timerDueAt('write-through') !== undefined) return;
+    this.setTimer('write-through', Date.now() + WRITE_THROUGH_DELAY_MS);
   }
 
   /**
@@ -526,7 +747,7 @@ export class SessionObject extends DurableObject<Env> {
   private async writeThrough(): Promise<void> {
     const state = this.state;
     if (!state) return;
-    const db = drizzle(this.env.DB);
+    const db = drizzle(this.d1);
     let d1Seq = Number(this.log.getMeta('d1Seq') ?? 0);
     try {
       while (d1Seq < state.headSeq) {
@@ -552,12 +773,32 @@ export class SessionObject extends DurableObject<Env> {
       this.log.setMeta('d1LastError', error instanceof Error ? error.message : String(error));
       const backoff =
         Math.min(60_000, 500 * 2 ** Math.min(attempts, 7)) * (0.5 + Math.random() / 2);
-      this.writeThroughScheduled = true;
-      await this.ctx.storage.setAlarm(Date.now() + backoff);
+      this.setTimer('write-through', Date.now() + backoff);
       console.warn(
         `session ${state.sessionId}: D1 write-through failed (attempt ${attempts})`,
         error,
       );
+    }
+  }
+
+  // --- timers: one alarm, due times in the `timers` table ---
+
+  /** Sets (or moves) a timer; the alarm is moved earlier if needed. */
+  private setTimer(name: TimerName, dueAt: number): void {
+    this.log.setTimer(name, dueAt);
+    if (this.alarmAt === null || dueAt < this.alarmAt) {
+      this.alarmAt = dueAt;
+      void this.ctx.storage.setAlarm(dueAt);
+    }
+  }
+
+  /** Points the alarm at the earliest timer left (after an alarm ran). */
+  private async syncAlarm(): Promise<void> {
+    const next = this.log.nextTimerAt();
+    if (next === undefined) return;
+    if (this.alarmAt === null || next < this.alarmAt) {
+      this.alarmAt = next;
+      await this.ctx.storage.setAlarm(next);
     }
   }
 
@@ -588,6 +829,34 @@ export class SessionObject extends DurableObject<Env> {
     this.send(ws, { type: 'error', code, message, fatal: true });
     closeQuietly(ws, 1008, code);
   }
+}
+
+/** Lifecycle durations: the protocol's, unless the environment overrides them (tests do). */
+function timingFrom(env: Env) {
+  const ms = (value: string | undefined, fallback: number) => (value ? Number(value) : fallback);
+  return {
+    leaseMs: ms(env.LEASE_MS, LEASE_MS),
+    graceMs: ms(env.LEASE_GRACE_MS, LEASE_GRACE_MS),
+    interruptGraceMs: ms(env.INTERRUPT_GRACE_MS, INTERRUPT_GRACE_MS),
+    stuckMs: ms(env.STUCK_SESSION_MS, STUCK_SESSION_MS),
+  };
+}
+
+/**
+ * Drops a `turn-finished` for a turn that is not running (already ended by the session, e.g. on
+ * an interrupt deadline), so no path finishes a turn twice. Looks at turns started earlier in the
+ * same batch too.
+ */
+function dropLateTurnEnds<T extends { body: RunnerEventBody }>(
+  state: SessionState,
+  events: T[],
+): T[] {
+  const running = new Set(state.turns.filter((t) => t.status === 'running').map((t) => t.turnId));
+  return events.filter(({ body }) => {
+    if (body.type === 'turn-started') running.add(body.turnId);
+    if (body.type !== 'turn-finished') return true;
+    return running.delete(body.turnId);
+  });
 }
 
 /** Checkpoint state is for runners only (DESIGN §3). */
