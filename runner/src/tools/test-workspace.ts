@@ -1,0 +1,61 @@
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A temporary workspace beside an "outside" directory holding a secret, for tool tests. */
+export interface TestWorkspace {
+  /** Real path of the workspace. */
+  root: string;
+  /** Real path of a directory outside it, holding `secret.txt`. */
+  outside: string;
+  /** Removes both. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Creates a workspace with `hello.txt`, `src/` and two symlinks that point out of it:
+ * `link-out` (→ the outside directory) and `secret-link.txt` (→ the outside secret file).
+ */
+export async function createTestWorkspace(): Promise<TestWorkspace> {
+  const base = await realpath(await mkdtemp(path.join(os.tmpdir(), 'kiln-tools-')));
+  const root = path.join(base, 'workspace');
+  const outside = path.join(base, 'outside');
+  await mkdir(path.join(root, 'src'), { recursive: true });
+  await mkdir(outside);
+  await writeFile(path.join(root, 'hello.txt'), 'hello\n');
+  await writeFile(path.join(outside, 'secret.txt'), 'top secret\n');
+  await symlink(outside, path.join(root, 'link-out'));
+  await symlink(path.join(outside, 'secret.txt'), path.join(root, 'secret-link.txt'));
+  return { root, outside, dispose: () => rm(base, { recursive: true, force: true }) };
+}
+
+/** Resolves with a file's content once it exists and is non-empty (fs.watch, no polling sleeps). */
+export async function waitForFile(file: string, timeoutMs = 10_000): Promise<string> {
+  const { watch } = await import('node:fs');
+  const { readFile } = await import('node:fs/promises');
+  const read = () =>
+    readFile(file, 'utf8').then(
+      (text) => text || undefined,
+      () => undefined,
+    );
+  return new Promise((resolve, reject) => {
+    const watcher = watch(path.dirname(file));
+    const done = (error: Error | undefined, text?: string) => {
+      clearTimeout(timer);
+      watcher.close();
+      if (error) reject(error);
+      else resolve(text ?? '');
+    };
+    const timer = setTimeout(
+      () => done(new Error(`${file} did not appear in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const check = () => {
+      void read().then((text) => {
+        if (text !== undefined) done(undefined, text);
+      });
+    };
+    watcher.on('change', check);
+    check();
+  });
+}
