@@ -1,15 +1,15 @@
 import { MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES, type RunnerEventBody } from '@kiln/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ServerError } from '../net/errors';
-import { FakeIngestServer } from './fake-ingest-server';
+import { FakeKilnServer } from '../testing/fake-kiln-server';
 import { IngestProducer, type IngestProducerOptions } from './producer';
 
-let server: FakeIngestServer;
+let server: FakeKilnServer;
 let url: string;
 const producers: IngestProducer[] = [];
 
 beforeEach(async () => {
-  server = new FakeIngestServer();
+  server = new FakeKilnServer();
   url = await server.start();
 });
 

@@ -175,7 +175,13 @@ export class IngestProducer {
    * socket's close; rejects (to be retried unless permanent) when the socket fails before `ready`.
    */
   private async connect(): Promise<{ closed: Promise<void> }> {
-    const ws = await openSocket(this.options.url, this.options.token);
+    // The server speaks only after hello, but keep anything it sends before the handler is set.
+    const early: string[] = [];
+    let handle: ((text: string) => void) | null = null;
+    const ws = await openSocket(this.options.url, this.options.token, (_ws, text) => {
+      if (handle) handle(text);
+      else early.push(text);
+    });
     if (this.closed || this.failure) {
       ws.close(1000);
       throw new AbortError('the producer stopped');
@@ -203,9 +209,9 @@ export class IngestProducer {
         // 'close' follows every 'error'; reconnecting happens there.
         this.options.onNotice?.(`ingest socket error: ${error.message}`);
       });
-      ws.on('message', (data) => {
+      handle = (text) => {
         this.lastHeardAt = Date.now();
-        const parsed = parseFrame(ingestServerFrame, data.toString());
+        const parsed = parseFrame(ingestServerFrame, text);
         if (!parsed.ok) {
           this.options.onNotice?.(`ignored a bad frame from the server: ${parsed.message}`);
           return;
@@ -224,7 +230,8 @@ export class IngestProducer {
           return;
         }
         if (ws === this.socket) this.onFrame(frame);
-      });
+      };
+      for (const text of early.splice(0)) handle(text);
       ws.send(
         JSON.stringify({
           type: 'hello',

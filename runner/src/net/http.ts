@@ -33,7 +33,10 @@ export async function requestJson<T>(
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (cause) {
-    throw new ServerError(`cannot reach ${auth.server}: ${String(cause)}`, 0, undefined, { cause });
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, DNS…) is on its cause.
+    const reason =
+      cause instanceof Error && cause.cause instanceof Error ? cause.cause.message : String(cause);
+    throw new ServerError(`cannot reach ${auth.server}: ${reason}`, 0, undefined, { cause });
   }
   const text = await response.text();
   let json: unknown;

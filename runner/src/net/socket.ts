@@ -5,11 +5,18 @@ import { describeStatus, ServerError } from './errors';
 /**
  * Opens a WebSocket with `Authorization: Bearer TOKEN` (browsers cannot send that header; the
  * `ws` package can). Resolves once open. Errors: `ServerError` with the HTTP status when the
- * server refuses the upgrade, status 0 when it cannot be reached.
+ * server refuses the upgrade, status 0 when it cannot be reached. `onMessage` is attached before
+ * the socket opens: a server that speaks first (`ready`) can send in the same packet as the
+ * upgrade, and `ws` emits that message before a promise continuation could attach a listener.
  */
-export function openSocket(url: string, token: string): Promise<WebSocket> {
+export function openSocket(
+  url: string,
+  token: string,
+  onMessage: (ws: WebSocket, text: string) => void,
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    ws.on('message', (data) => onMessage(ws, data.toString()));
     let settled = false;
     const settle = (error?: ServerError) => {
       if (settled) return;

@@ -1,0 +1,97 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { CliError } from './cli-error';
+import { ConfigError } from './config/server-config';
+import { ServerError } from './net/errors';
+import { parseSpeed, type Speed } from './replay/pacing';
+import { type CommandIo, replay } from './replay/replay-command';
+import { watch } from './watch/watch-command';
+
+/**
+ * The `kiln` CLI: `kiln replay FILE` streams a recorded agent run into a session, `kiln watch
+ * SESSION` follows one in the terminal. Exit codes: 0 done, 1 a reported error, 2 bad usage.
+ */
+
+const io: CommandIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`kiln: ${line}\n`),
+};
+
+function speedOption(value: string): Speed {
+  try {
+    return parseSpeed(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+const program = new Command('kiln')
+  .description('Kiln: watch coding agents build, live')
+  .showHelpAfterError()
+  .exitOverride((error) => {
+    // Commander's own exits (help, version, usage errors) keep their codes; usage errors are 2.
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  });
+
+program
+  .command('replay')
+  .description('stream a recorded Claude Code or Codex run into a session')
+  .argument(
+    '<file>',
+    'recorded run (.jsonl): Claude Code stream-json or transcript, Codex exec --json',
+  )
+  .option(
+    '--speed <n|max>',
+    'pace: N× the recording, or max for no delays',
+    speedOption,
+    1 as Speed,
+  )
+  .option('--project <id>', 'project to add the session to (default: .kiln/dev.json projectId)')
+  .option('--session <id>', 'session id (default: a new UUID)')
+  .option('--json', 'print one JSON line {sessionId, projectId, url, events, turns}')
+  .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
+  .option('--token <token>', 'access token (default: KILN_TOKEN or .kiln/dev.json)')
+  .action(
+    async (
+      file: string,
+      options: {
+        speed: Speed;
+        project?: string;
+        session?: string;
+        json?: boolean;
+        server?: string;
+        token?: string;
+      },
+    ) => {
+      await replay({ file, ...options }, io);
+    },
+  );
+
+program
+  .command('watch')
+  .description('follow a session live; with --json print its final state once it is not running')
+  .argument('<session>', 'session id')
+  .option('--json', 'print the final state as one JSON line and exit')
+  .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
+  .option('--token <token>', 'access token (default: KILN_TOKEN or .kiln/dev.json)')
+  .action(
+    async (sessionId: string, options: { json?: boolean; server?: string; token?: string }) => {
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      await watch({ sessionId, ...options }, io, stop.signal);
+    },
+  );
+
+try {
+  await program.parseAsync();
+  // Sockets and timers are closed by now; exit explicitly so a stray handle cannot hang the CLI.
+  process.exit(0);
+} catch (error) {
+  if (error instanceof CliError || error instanceof ConfigError || error instanceof ServerError) {
+    io.err(error.message);
+    process.exit(error instanceof CliError ? error.exitCode : 1);
+  }
+  io.err(
+    `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+  process.exit(1);
+}
