@@ -84,6 +84,12 @@ export class FakeKilnServer extends EventEmitter {
     await new Promise<void>((resolve) => this.http?.close(() => resolve()));
   }
 
+  /** Drops every subscriber socket, as a network blip would. */
+  killSubscribers(): void {
+    for (const ws of this.subscribers) ws.terminate();
+    this.subscribers.clear();
+  }
+
   /** Acks everything committed so far on the socket that is holding acks. */
   flushAcks(): void {
     this.unackedFrames = 0;
