@@ -1,13 +1,24 @@
+import type { ProjectObject } from './project/project-object';
+import type { RunnerHub } from './runners/runner-hub';
 import type { SessionObject } from './session/session-object';
 
 /** Bindings from wrangler.toml. */
 export interface Env {
   DB: D1Database;
   SESSIONS: DurableObjectNamespace<SessionObject>;
+  /** One ProjectDO per project: the ordered project channel. */
+  PROJECTS: DurableObjectNamespace<ProjectObject>;
+  /** One RunnerHubDO per account: its runners' registry and the dispatch queue. */
+  RUNNER_HUBS: DurableObjectNamespace<RunnerHub>;
   ASSETS: Fetcher;
   /** Public origin of the web app (e.g. https://kiln.example.com); empty means the request's own. */
   PUBLIC_URL: string;
-  /** Lifecycle overrides in ms (tests shorten them); unset means the protocol constants. */
+  /** Signs Better Auth cookies; required outside localhost (`wrangler secret put`). */
+  BETTER_AUTH_SECRET?: string;
+  /** GitHub OAuth app; sign-in with GitHub is offered only when both are set. */
+  GITHUB_CLIENT_ID?: string;
+  GITHUB_CLIENT_SECRET?: string;
+  /** Lifecycle overrides in ms (tests shorten them); unset means the protocol's constants. */
   LEASE_MS?: string;
   LEASE_GRACE_MS?: string;
   INTERRUPT_GRACE_MS?: string;

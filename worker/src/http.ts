@@ -4,13 +4,13 @@ import type { Context, ValidationTargets } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import type { Principal } from './auth/principal';
+import type { Principal, RunnerPrincipal } from './auth/principal';
 import type { Env } from './env';
 
 /** Hono context of every route: the bindings and the authenticated caller. */
 export interface AppEnv {
   Bindings: Env;
-  Variables: { principal: Principal };
+  Variables: { principal: Principal; runner: RunnerPrincipal };
 }
 
 /** An HTTP error with one of the protocol's error codes; `app.onError` renders it. */

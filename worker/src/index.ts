@@ -4,9 +4,13 @@ import { type AppEnv, fail, onError } from './http';
 import { auth } from './routes/auth';
 import { health } from './routes/health';
 import { projects } from './routes/projects';
+import { runners } from './routes/runners';
 import { sessions } from './routes/sessions';
+import { tokens } from './routes/tokens';
 import { sweepStuckSessions } from './session/sweep';
 
+export { ProjectObject } from './project/project-object';
+export { RunnerHub } from './runners/runner-hub';
 export { SessionObject } from './session/session-object';
 
 /** The Kiln worker: the HTTP API under /api; everything else is the SPA (wrangler `[assets]`). */
@@ -16,6 +20,8 @@ const app = new Hono<AppEnv>()
   .route('/', auth)
   .route('/sessions', sessions)
   .route('/projects', projects)
+  .route('/tokens', tokens)
+  .route('/runners', runners)
   .notFound(() => fail(404, 'not-found', 'no such route'))
   .onError(onError);
 

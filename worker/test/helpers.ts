@@ -186,3 +186,42 @@ export function textDeltas(messageId: string, parts: string[]): RunnerEventBody[
 }
 
 export type { SessionServerFrame };
+
+/** A runner token for `account`'s user, written straight into D1 (hash only). */
+export async function seedRunner(account: Account, name = 'test runner') {
+  const runnerId = crypto.randomUUID();
+  const token = generateToken('kiln_rt_');
+  await env.DB.prepare(
+    'INSERT INTO runner_tokens (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)',
+  )
+    .bind(runnerId, account.userId, name, await hashToken(token), Date.now())
+    .run();
+  return { runnerId, token };
+}
+
+/** Opens a socket on any path as `token`; throws with the status when the upgrade is refused. */
+export async function connectPath(
+  path: string,
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<TestSocket> {
+  const res = await api(path, token, { headers: { Upgrade: 'websocket', ...headers } });
+  if (res.status !== 101 || !res.webSocket)
+    throw new Error(`upgrade refused: ${res.status} ${await res.text()}`);
+  res.webSocket.accept();
+  return new TestSocket(res.webSocket);
+}
+
+/** Posts a prompt to a session (creating it on first use). */
+export function sendMessage(
+  account: Pick<Account, 'token' | 'projectId'>,
+  sessionId: string,
+  text: string,
+  clientMessageId: string = crypto.randomUUID(),
+  agent = 'demo',
+) {
+  return api(`/api/projects/${account.projectId}/sessions/${sessionId}/messages`, account.token, {
+    method: 'POST',
+    body: JSON.stringify({ clientMessageId, text, agent, model: '' }),
+  });
+}

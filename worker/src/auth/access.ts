@@ -41,3 +41,8 @@ export async function sessionAccess(
 export function requireWriter(role: Role): void {
   if (role === 'viewer') fail(403, 'forbidden', 'viewers can watch but not change this project');
 }
+
+/** 403 unless the caller owns the project (delete it, manage members). */
+export function requireOwner(role: Role): void {
+  if (role !== 'owner') fail(403, 'forbidden', 'only the project owner may do this');
+}

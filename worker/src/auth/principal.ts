@@ -1,9 +1,11 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
+import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
-import { apiTokens, users } from '../db/schema';
+import { apiTokens, runnerTokens, users } from '../db/schema';
 import { type AppEnv, fail } from '../http';
+import { createAuth } from './better-auth';
 
 /** The authenticated caller of a request. */
 export interface Principal {
@@ -14,6 +16,17 @@ export interface Principal {
   via: 'bearer' | 'cookie';
 }
 
+/** A runner authenticated by its runner token: it may connect to its hub and ingest leased builds. */
+export interface RunnerPrincipal {
+  runnerId: string;
+  /** The account that owns the runner (whose hub it joins). */
+  userId: string;
+  name: string;
+}
+
+/** Prefix of runner tokens; personal access tokens start with `kiln_pat_`. */
+export const RUNNER_TOKEN_PREFIX = 'kiln_rt_';
+
 /** Name of the httpOnly cookie that carries a browser's access token. */
 export const TOKEN_COOKIE = 'kiln_token';
 
@@ -23,14 +36,27 @@ export async function hashToken(token: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** A new personal access token: `kiln_pat_` and 32 random bytes, base64url. */
-export function generateToken(): string {
+/** A new token: `prefix` and 32 random bytes, base64url (`kiln_pat_` personal, `kiln_rt_` runner). */
+export function generateToken(prefix = 'kiln_pat_'): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const b64 = btoa(String.fromCharCode(...bytes))
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
     .replace(/=+$/, '');
-  return `kiln_pat_${b64}`;
+  return `${prefix}${b64}`;
+}
+
+/** Looks a runner token up; undefined when unknown or revoked. */
+export async function runnerForToken(
+  db: D1Database,
+  token: string,
+): Promise<RunnerPrincipal | undefined> {
+  const rows = await drizzle(db)
+    .select({ runnerId: runnerTokens.id, userId: runnerTokens.userId, name: runnerTokens.name })
+    .from(runnerTokens)
+    .where(and(eq(runnerTokens.tokenHash, await hashToken(token)), isNull(runnerTokens.revokedAt)))
+    .limit(1);
+  return rows[0];
 }
 
 /** Looks a token up; undefined when unknown or revoked. */
@@ -49,29 +75,67 @@ export async function principalForToken(
   return row ? { ...row, via } : undefined;
 }
 
+/** The person signed in by a Better Auth session cookie, if any. */
+async function principalForSessionCookie(c: Context<AppEnv>): Promise<Principal | undefined> {
+  const cookies = c.req.header('Cookie') ?? '';
+  // Only build Better Auth when its cookie is there: most API calls carry a bearer token.
+  if (!cookies.includes('better-auth.session_token')) return undefined;
+  const session = await createAuth(c.env, c.req.url).api.getSession({ headers: c.req.raw.headers });
+  if (!session) return undefined;
+  const { id, email, name } = session.user;
+  return { userId: id, email, name, via: 'cookie' };
+}
+
+/** The person a request comes from, or undefined; 403 for a cookie sent from a foreign origin. */
+async function findPrincipal(c: Context<AppEnv>): Promise<Principal | undefined> {
+  const header = c.req.header('Authorization');
+  if (header?.startsWith('Bearer ')) {
+    return principalForToken(c.env.DB, header.slice(7).trim(), 'bearer');
+  }
+  const cookie = getCookie(c, TOKEN_COOKIE);
+  const principal =
+    (cookie ? await principalForToken(c.env.DB, cookie, 'cookie') : undefined) ??
+    (await principalForSessionCookie(c));
+  if (principal) {
+    const origin = c.req.header('Origin');
+    const allowed = c.env.PUBLIC_URL || new URL(c.req.url).origin;
+    const needsOrigin = c.req.method !== 'GET' || c.req.header('Upgrade') !== undefined;
+    if (needsOrigin && origin !== allowed) fail(403, 'forbidden', 'request from a foreign origin');
+  }
+  return principal;
+}
+
 /**
- * Requires a caller: `Authorization: Bearer <token>` or the token cookie. A cookie-authenticated
- * request must come from our own origin (Origin header), which also guards socket upgrades
- * against cross-site WebSocket hijacking. 401 when no valid credential is present, 403 on a
+ * Requires a person: `Authorization: Bearer <personal access token>`, the Better Auth session
+ * cookie, or the token cookie (`#token=` sign-in). A cookie-authenticated request must come from
+ * our own origin (Origin header), which also guards socket upgrades against cross-site WebSocket
+ * hijacking. 401 when no valid credential is present (a runner token is not one), 403 on a
  * foreign Origin.
  */
 export const requirePrincipal = createMiddleware<AppEnv>(async (c, next) => {
-  const header = c.req.header('Authorization');
-  let principal: Principal | undefined;
-  if (header?.startsWith('Bearer ')) {
-    principal = await principalForToken(c.env.DB, header.slice(7).trim(), 'bearer');
-  } else {
-    const cookie = getCookie(c, TOKEN_COOKIE);
-    if (cookie) principal = await principalForToken(c.env.DB, cookie, 'cookie');
-    if (principal) {
-      const origin = c.req.header('Origin');
-      const allowed = c.env.PUBLIC_URL || new URL(c.req.url).origin;
-      const needsOrigin = c.req.method !== 'GET' || c.req.header('Upgrade') !== undefined;
-      if (needsOrigin && origin !== allowed)
-        fail(403, 'forbidden', 'request from a foreign origin');
-    }
-  }
+  const principal = await findPrincipal(c);
   if (!principal) fail(401, 'unauthorized', 'sign in or pass Authorization: Bearer <token>');
   c.set('principal', principal);
   await next();
+});
+
+/** Requires a runner token (`Authorization: Bearer kiln_rt_…`); 401 otherwise. */
+export const requireRunner = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header('Authorization');
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  const runner = token.startsWith(RUNNER_TOKEN_PREFIX)
+    ? await runnerForToken(c.env.DB, token)
+    : undefined;
+  if (!runner) fail(401, 'unauthorized', 'pass Authorization: Bearer <runner token>');
+  c.set('runner', runner);
+  await next();
+});
+
+/** A person or, with a `kiln_rt_` bearer token, a runner (for the ingest socket). */
+export const requirePersonOrRunner = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header('Authorization');
+  if (header?.startsWith(`Bearer ${RUNNER_TOKEN_PREFIX}`)) {
+    return requireRunner(c, next);
+  }
+  return requirePrincipal(c, next);
 });

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
@@ -6,11 +7,67 @@ import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm
  * Times are ms since the epoch; JSON columns hold `JSON.stringify` text.
  */
 
+/** People. Also Better Auth's `user` model (worker/src/auth/better-auth.ts maps it here). */
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
   email: text('email').notNull().unique(),
   name: text('name').notNull(),
-  createdAt: integer('created_at').notNull(),
+  emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
+  image: text('image'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull().default(sql`0`),
+});
+
+/** Better Auth's `session` model: browser sign-ins, referenced by the httpOnly session cookie. */
+export const authSessions = sqliteTable(
+  'auth_sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    token: text('token').notNull().unique(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    ipAddress: text('ip_address'),
+    userAgent: text('user_agent'),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('auth_sessions_user').on(t.userId)],
+);
+
+/** Better Auth's `account` model: a password credential or an OAuth link (GitHub). */
+export const authAccounts = sqliteTable(
+  'auth_accounts',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    accountId: text('account_id').notNull(),
+    providerId: text('provider_id').notNull(),
+    accessToken: text('access_token'),
+    refreshToken: text('refresh_token'),
+    idToken: text('id_token'),
+    accessTokenExpiresAt: integer('access_token_expires_at', { mode: 'timestamp_ms' }),
+    refreshTokenExpiresAt: integer('refresh_token_expires_at', { mode: 'timestamp_ms' }),
+    scope: text('scope'),
+    /** Only for `providerId = credential`: PBKDF2 hash (worker/src/auth/password.ts). */
+    password: text('password'),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('auth_accounts_user').on(t.userId)],
+);
+
+/** Better Auth's `verification` model (OAuth state, email verification). */
+export const authVerifications = sqliteTable('auth_verifications', {
+  id: text('id').primaryKey(),
+  identifier: text('identifier').notNull(),
+  value: text('value').notNull(),
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
 });
 
 /** Personal access tokens for the CLI and scripts; only the SHA-256 hash is stored. */
@@ -75,6 +132,10 @@ export const generationSessions = sqliteTable(
     toolCallCount: integer('tool_call_count').notNull().default(0),
     lastMessageAt: integer('last_message_at'),
     firstMessagePreview: text('first_message_preview'),
+    /** Who sent the first message (deferred creation); null for sessions made by a build lease. */
+    createdBy: text('created_by'),
+    /** Set when archived: hidden from the default list, still readable. */
+    archivedAt: integer('archived_at'),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
     endedAt: integer('ended_at'),
@@ -191,4 +252,24 @@ export const builds = sqliteTable(
     finishedAt: integer('finished_at'),
   },
   (t) => [index('builds_session').on(t.sessionId)],
+);
+
+/**
+ * Runner tokens: one per runner, owned by an account; only the SHA-256 hash is stored. The token's
+ * id is the runner's id (`runner:<id>` holds its build leases).
+ */
+export const runnerTokens = sqliteTable(
+  'runner_tokens',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('runner_tokens_user').on(t.userId)],
 );

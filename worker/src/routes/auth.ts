@@ -1,12 +1,15 @@
 import { Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
+import { authMethods, createAuth } from '../auth/better-auth';
 import { principalForToken, requirePrincipal, TOKEN_COOKIE } from '../auth/principal';
 import { type AppEnv, fail, validate } from '../http';
 
 /**
- * `/api/auth/*` and `/api/me`: a browser signs in with a personal access token, which is kept in
- * an httpOnly, SameSite=Lax cookie (accounts with passwords arrive with the control plane).
+ * `/api/auth/*` and `/api/me`. Accounts are Better Auth's (`/api/auth/sign-up/email`,
+ * `/api/auth/sign-in/email`, `/api/auth/sign-in/social`, …); Kiln adds sign-in with a personal
+ * access token (the `#token=` link `pnpm dev` prints), a sign-out that ends both kinds, and
+ * `/api/auth/methods` for the sign-in page.
  */
 export const auth = new Hono<AppEnv>()
   .post(
@@ -26,10 +29,19 @@ export const auth = new Hono<AppEnv>()
       return c.body(null, 204);
     },
   )
-  .post('/auth/sign-out', (c) => {
+  .post('/auth/sign-out', async (c) => {
+    const response = await createAuth(c.env, c.req.url).api.signOut({
+      headers: c.req.raw.headers,
+      asResponse: true,
+    });
+    // Better Auth's answer clears its cookie (and deletes the session row) when there was one.
+    for (const cookie of response.headers.getSetCookie())
+      c.header('Set-Cookie', cookie, { append: true });
     deleteCookie(c, TOKEN_COOKIE, { path: '/' });
     return c.body(null, 204);
   })
+  .get('/auth/methods', (c) => c.json(authMethods(c.env)))
+  .on(['GET', 'POST'], '/auth/*', (c) => createAuth(c.env, c.req.url).handler(c.req.raw))
   .get('/me', requirePrincipal, (c) => {
     const { userId, email, name } = c.var.principal;
     return c.json({ user: { id: userId, email, name } });

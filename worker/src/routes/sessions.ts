@@ -2,7 +2,7 @@ import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX } from '@kiln/protocol';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { requireWriter, sessionAccess } from '../auth/access';
-import { requirePrincipal } from '../auth/principal';
+import { requirePersonOrRunner, requirePrincipal } from '../auth/principal';
 import { type AppEnv, fail, validate } from '../http';
 import {
   NAME_HEADER,
@@ -17,6 +17,31 @@ const params = z.object({ sessionId: idParam });
 
 /** `/api/sessions/:sessionId/*`: state, events, health and the two sockets. */
 export const sessions = new Hono<AppEnv>()
+  .get('/:sessionId/ingest', requirePersonOrRunner, validate('param', params), async (c) => {
+    const { sessionId } = c.req.valid('param');
+    const runner = c.var.runner;
+    if (runner) {
+      // A runner may open the ingest socket only of a session with a build leased to it (the
+      // SessionDO checks the build id at hello); anything else is refused before the upgrade.
+      const lease = await c.env.DB.prepare(
+        "SELECT project_id FROM builds WHERE session_id = ? AND holder = ? AND status IN ('leased', 'running') LIMIT 1",
+      )
+        .bind(sessionId, `runner:${runner.runnerId}`)
+        .first<{ project_id: string }>();
+      if (!lease) fail(403, 'forbidden', 'no build of this session is leased to this runner');
+      return upgrade(c.req.raw, c.env, sessionId, lease.project_id, 'editor', {
+        principal: `runner:${runner.runnerId}`,
+        name: runner.name,
+      });
+    }
+    const principal = c.var.principal;
+    const { projectId, role } = await sessionAccess(c.env.DB, sessionId, principal.userId);
+    requireWriter(role);
+    return upgrade(c.req.raw, c.env, sessionId, projectId, role, {
+      principal: `user:${principal.userId}`,
+      name: principal.name,
+    });
+  })
   .use(requirePrincipal)
   .get('/:sessionId/state', validate('param', params), async (c) => {
     const { sessionId } = c.req.valid('param');
@@ -49,14 +74,12 @@ export const sessions = new Hono<AppEnv>()
   })
   .get('/:sessionId/ws', validate('param', params), async (c) => {
     const { sessionId } = c.req.valid('param');
-    const { projectId, role } = await sessionAccess(c.env.DB, sessionId, c.var.principal.userId);
-    return upgrade(c.req.raw, c.env, sessionId, projectId, role, c.var.principal);
-  })
-  .get('/:sessionId/ingest', validate('param', params), async (c) => {
-    const { sessionId } = c.req.valid('param');
-    const { projectId, role } = await sessionAccess(c.env.DB, sessionId, c.var.principal.userId);
-    requireWriter(role);
-    return upgrade(c.req.raw, c.env, sessionId, projectId, role, c.var.principal);
+    const principal = c.var.principal;
+    const { projectId, role } = await sessionAccess(c.env.DB, sessionId, principal.userId);
+    return upgrade(c.req.raw, c.env, sessionId, projectId, role, {
+      principal: `user:${principal.userId}`,
+      name: principal.name,
+    });
   });
 
 /** Hands an authorized upgrade to the SessionDO, naming the caller in headers only we can set. */
@@ -66,7 +89,7 @@ function upgrade(
   sessionId: string,
   projectId: string,
   role: string,
-  principal: AppEnv['Variables']['principal'],
+  caller: { principal: string; name: string },
 ): Promise<Response> {
   if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
     fail(426, 'bad-request', 'expected a WebSocket upgrade');
@@ -74,8 +97,8 @@ function upgrade(
   const headers = new Headers(request.headers);
   headers.set(SESSION_HEADER, sessionId);
   headers.set(PROJECT_HEADER, projectId);
-  headers.set(PRINCIPAL_HEADER, `user:${principal.userId}`);
+  headers.set(PRINCIPAL_HEADER, caller.principal);
   headers.set(ROLE_HEADER, role);
-  headers.set(NAME_HEADER, principal.name);
+  headers.set(NAME_HEADER, caller.name);
   return env.SESSIONS.getByName(sessionId).fetch(new Request(request, { headers }));
 }

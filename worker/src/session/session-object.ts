@@ -198,6 +198,23 @@ export class SessionObject extends DurableObject<Env> {
     return status;
   }
 
+  /** Appends a `session-renamed` (a person renamed the session); no-op for the same title. */
+  async rename(title: string): Promise<void> {
+    const state = this.requireState();
+    if (state.title === title) return;
+    this.commit([{ body: { type: 'session-renamed', title } }], () => {});
+  }
+
+  /** `POST …/interrupt`: like the socket's `interrupt`; false when no turn is running. */
+  async requestInterrupt(): Promise<boolean> {
+    const turn = this.requireState().turns.findLast((t) => t.status === 'running');
+    if (!turn) return false;
+    this.commandRunners({ kind: 'interrupt' });
+    this.log.setMeta('interruptTurnId', turn.turnId);
+    this.setTimer('interrupt', Date.now() + this.timing.interruptGraceMs);
+    return true;
+  }
+
   /** Closes every socket and deletes the log (the session was deleted). */
   async destroy(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 1000, 'session deleted');

@@ -1,0 +1,556 @@
+import { DurableObject } from 'cloudflare:workers';
+import {
+  type HubServerFrame,
+  MAX_BAD_FRAMES,
+  PING_FRAME,
+  PONG_FRAME,
+  parseFrame,
+  type RunnerHubFrame,
+  runnerHubFrame,
+  type SessionState,
+  type SessionStatus,
+} from '@kiln/protocol';
+import type { Env } from '../env';
+import { publishProjectEvents } from '../project/publish';
+import { pickRunner, type RunnerSlot } from './dispatch';
+
+/** A build offered to a runner and not accepted within this long goes back to the queue. */
+export const OFFER_TIMEOUT_MS = 10_000;
+/** A running build whose runner has been gone this long stops holding its session's queue. */
+export const RUNNER_LOST_MS = 60_000;
+
+/** Headers the worker sets on an authorized `GET /api/runners/connect`. */
+export const RUNNER_ID_HEADER = 'x-kiln-runner';
+export const RUNNER_NAME_HEADER = 'x-kiln-runner-name';
+
+/** One turn to run: a person's message waiting for, offered to, or running on a runner. */
+export interface TurnRequest {
+  messageId: string;
+  sessionId: string;
+  projectId: string;
+  prompt: string;
+  agent: string;
+  model: string;
+}
+
+type TurnStatus = 'queued' | 'offered' | 'running' | 'done';
+
+type TurnRow = {
+  seq: number;
+  message_id: string;
+  session_id: string;
+  project_id: string;
+  prompt: string;
+  agent: string;
+  model: string;
+  status: TurnStatus;
+  build_id: string | null;
+  turn_id: string | null;
+  runner_id: string | null;
+  rejected_by: string;
+  updated_at: number;
+};
+
+interface Attachment {
+  runnerId: string;
+  name: string;
+  hello?: { instance: string; version: string; agents: string[]; capacity: number };
+  activeBuilds: string[];
+  lastSeenAt: number;
+  badFrames: number;
+}
+
+/** A connected runner as `GET /api/runners` shows it. */
+export interface LiveRunner {
+  runnerId: string;
+  version: string | null;
+  agents: string[];
+  capacity: number;
+  activeBuilds: string[];
+  lastSeenAt: number;
+}
+
+/**
+ * One account's runners (DESIGN §1): the registry of connected runners (their control sockets,
+ * hibernatable), the queue of turns in DO SQLite, and dispatch. A session runs one turn at a time;
+ * its later messages wait in order. A build is leased by its SessionDO to `runner:<id>` before the
+ * `build` command goes out, so only that runner can ingest into it.
+ */
+export class RunnerHub extends DurableObject<Env> {
+  private pumping = false;
+  private pumpAgain = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    void ctx.blockConcurrencyWhile(async () => {
+      ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS turns (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL UNIQUE,
+        session_id TEXT NOT NULL, project_id TEXT NOT NULL,
+        prompt TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL,
+        status TEXT NOT NULL, build_id TEXT, turn_id TEXT, runner_id TEXT,
+        rejected_by TEXT NOT NULL DEFAULT '[]', updated_at INTEGER NOT NULL)`);
+      ctx.storage.sql.exec(
+        'CREATE TABLE IF NOT EXISTS affinity (project_id TEXT PRIMARY KEY, runner_id TEXT NOT NULL)',
+      );
+      ctx.storage.sql.exec(
+        'CREATE TABLE IF NOT EXISTS last_seen (runner_id TEXT PRIMARY KEY, at INTEGER NOT NULL)',
+      );
+    });
+  }
+
+  // --- RPC ---
+
+  /**
+   * Queues a turn, idempotent on `messageId`, and dispatches what it can. Returns the turn's
+   * status afterwards.
+   */
+  async enqueue(turn: TurnRequest): Promise<TurnStatus> {
+    this.ctx.storage.sql.exec(
+      `INSERT OR IGNORE INTO turns (message_id, session_id, project_id, prompt, agent, model, status, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)`,
+      turn.messageId,
+      turn.sessionId,
+      turn.projectId,
+      turn.prompt,
+      turn.agent,
+      turn.model,
+      Date.now(),
+    );
+    await this.pump();
+    return this.turnByMessage(turn.messageId)?.status ?? 'done';
+  }
+
+  /** Drops a session's queued turns and cancels its offered or running build (session deleted). */
+  async cancelSession(sessionId: string): Promise<void> {
+    for (const turn of this.turns("status != 'done' AND session_id = ?", sessionId)) {
+      if (turn.runner_id && turn.build_id) {
+        this.sendToRunner(turn.runner_id, { type: 'cancel', buildId: turn.build_id });
+      }
+      this.setTurn(turn.seq, { status: 'done' });
+    }
+    await this.pump();
+  }
+
+  /** Connected runners and what they reported, plus when each runner was last seen. */
+  async listRunners(): Promise<{ live: LiveRunner[]; lastSeen: Record<string, number> }> {
+    const live = this.ctx.getWebSockets().flatMap((ws) => {
+      const a = ws.deserializeAttachment() as Attachment;
+      if (!a.hello) return [];
+      return [
+        {
+          runnerId: a.runnerId,
+          version: a.hello.version,
+          agents: a.hello.agents,
+          capacity: a.hello.capacity,
+          activeBuilds: a.activeBuilds,
+          lastSeenAt: a.lastSeenAt,
+        },
+      ];
+    });
+    const lastSeen = Object.fromEntries(
+      this.ctx.storage.sql
+        .exec<{ runner_id: string; at: number }>('SELECT runner_id, at FROM last_seen')
+        .toArray()
+        .map((r) => [r.runner_id, r.at]),
+    );
+    return { live, lastSeen };
+  }
+
+  /** Disconnects a runner whose token was revoked. */
+  async disconnect(runnerId: string): Promise<void> {
+    for (const ws of this.ctx.getWebSockets(runnerId)) closeQuietly(ws, 1008, 'token revoked');
+    this.runnerGone(runnerId);
+    await this.pump();
+  }
+
+  /** Turn statuses of a session, oldest first (tests and debugging). */
+  async sessionTurns(
+    sessionId: string,
+  ): Promise<{ messageId: string; status: TurnStatus; runnerId: string | null }[]> {
+    return this.turns('session_id = ?', sessionId).map((t) => ({
+      messageId: t.message_id,
+      status: t.status,
+      runnerId: t.runner_id,
+    }));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
+      return new Response('expected a WebSocket upgrade', { status: 426 });
+    }
+    const runnerId = request.headers.get(RUNNER_ID_HEADER);
+    if (!runnerId) return new Response('missing routing headers', { status: 400 });
+    // One control socket per runner token: the newest wins.
+    for (const old of this.ctx.getWebSockets(runnerId)) {
+      closeQuietly(old, 1000, 'replaced by a newer connection');
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [runnerId]);
+    const attachment: Attachment = {
+      runnerId,
+      name: request.headers.get(RUNNER_NAME_HEADER) ?? runnerId,
+      activeBuilds: [],
+      lastSeenAt: Date.now(),
+      badFrames: 0,
+    };
+    server.serializeAttachment(attachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  // --- WebSocket Hibernation API ---
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as Attachment;
+    const parsed =
+      typeof message === 'string'
+        ? parseFrame(runnerHubFrame, message)
+        : { ok: false as const, message: 'frames must be JSON text' };
+    if (!parsed.ok) {
+      const badFrames = attachment.badFrames + 1;
+      const fatal = badFrames > MAX_BAD_FRAMES;
+      send(ws, { type: 'error', code: 'bad-frame', message: parsed.message, fatal });
+      if (fatal) closeQuietly(ws, 1008, 'too many bad frames');
+      else ws.serializeAttachment({ ...attachment, badFrames });
+      return;
+    }
+    const now = Date.now();
+    attachment.lastSeenAt = now;
+    this.ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO last_seen (runner_id, at) VALUES (?, ?)',
+      attachment.runnerId,
+      now,
+    );
+    await this.onFrame(ws, attachment, parsed.frame);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    await this.onSocketGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    closeQuietly(ws, 1011, 'socket error');
+    await this.onSocketGone(ws);
+  }
+
+  // --- alarm: offers not accepted in time, runners that never came back ---
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    for (const turn of this.turns(
+      "status = 'offered' AND updated_at <= ?",
+      now - OFFER_TIMEOUT_MS,
+    )) {
+      if (turn.runner_id && turn.build_id)
+        this.sendToRunner(turn.runner_id, { type: 'cancel', buildId: turn.build_id });
+      this.requeue(turn);
+    }
+    for (const turn of this.turns("status = 'running' AND updated_at <= ?", now - RUNNER_LOST_MS)) {
+      if (turn.runner_id && !this.connected(turn.runner_id)) this.finish(turn);
+    }
+    await this.pump();
+  }
+
+  // --- runner frames ---
+
+  private async onFrame(ws: WebSocket, attachment: Attachment, frame: RunnerHubFrame) {
+    switch (frame.type) {
+      case 'hello':
+        attachment.hello = {
+          instance: frame.runnerId,
+          version: frame.version,
+          agents: frame.agents,
+          capacity: frame.capacity,
+        };
+        ws.serializeAttachment(attachment);
+        await this.pump();
+        return;
+      case 'heartbeat': {
+        attachment.activeBuilds = frame.activeBuilds;
+        ws.serializeAttachment(attachment);
+        const active = new Set(frame.activeBuilds);
+        // A running build the runner no longer lists has finished (the runner flushes its events
+        // before it stops listing the build). Offered ones are not judged: the runner lists a
+        // build before it accepts it.
+        for (const turn of this.turns(
+          "status = 'running' AND runner_id = ?",
+          attachment.runnerId,
+        )) {
+          if (turn.build_id && !active.has(turn.build_id)) this.finish(turn);
+          else this.setTurn(turn.seq, {}); // still alive: refresh updated_at
+        }
+        await this.pump();
+        return;
+      }
+      case 'build-accepted': {
+        const turn = this.turnByBuild(frame.buildId);
+        if (turn?.status !== 'offered' || turn.runner_id !== attachment.runnerId) {
+          send(ws, { type: 'cancel', buildId: frame.buildId });
+          return;
+        }
+        this.setTurn(turn.seq, { status: 'running' });
+        this.ctx.storage.sql.exec(
+          'INSERT OR REPLACE INTO affinity (project_id, runner_id) VALUES (?, ?)',
+          turn.project_id,
+          attachment.runnerId,
+        );
+        this.ctx.waitUntil(this.recordBuild(turn.build_id!, 'running'));
+        this.ctx.waitUntil(this.publishStatus(turn, 'active'));
+        return;
+      }
+      case 'build-rejected': {
+        const turn = this.turnByBuild(frame.buildId);
+        if (turn?.status !== 'offered' || turn.runner_id !== attachment.runnerId) return;
+        const rejectedBy = [...(JSON.parse(turn.rejected_by) as string[]), attachment.runnerId];
+        this.setTurn(turn.seq, { rejected_by: JSON.stringify(rejectedBy) });
+        this.requeue({ ...turn, rejected_by: JSON.stringify(rejectedBy) });
+        await this.pump();
+        return;
+      }
+      case 'ping':
+        send(ws, { type: 'pong' });
+        return;
+      default: {
+        const unknown: never = frame;
+        throw new Error(`unhandled hub frame ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private async onSocketGone(ws: WebSocket): Promise<void> {
+    const { runnerId } = ws.deserializeAttachment() as Attachment;
+    // A newer socket of the same runner may already be open (reconnect): nothing is lost then.
+    if (this.connected(runnerId, ws)) return;
+    this.runnerGone(runnerId);
+    await this.pump();
+  }
+
+  /** Builds offered to a runner that left before accepting go to another one. */
+  private runnerGone(runnerId: string): void {
+    for (const turn of this.turns("status = 'offered' AND runner_id = ?", runnerId)) {
+      this.requeue(turn);
+    }
+    // Running builds keep their slot: the runner may come back and resume them (lease grace);
+    // the alarm frees them after RUNNER_LOST_MS.
+    this.scheduleAlarm(RUNNER_LOST_MS);
+  }
+
+  // --- dispatch ---
+
+  /**
+   * Offers every queued turn it can, oldest first: one turn per session at a time, each to a
+   * runner with a free slot and the agent. A turn with no runner leaves its session `queued`.
+   */
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        await this.pumpOnce();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async pumpOnce(): Promise<void> {
+    const busy = new Set(this.turns("status IN ('offered', 'running')").map((t) => t.session_id));
+    for (const turn of this.turns("status = 'queued'")) {
+      if (busy.has(turn.session_id)) continue;
+      busy.add(turn.session_id);
+      const affinity = this.ctx.storage.sql
+        .exec<{ runner_id: string }>(
+          'SELECT runner_id FROM affinity WHERE project_id = ?',
+          turn.project_id,
+        )
+        .toArray()[0]?.runner_id;
+      const runnerId = pickRunner(
+        this.slots(),
+        turn.agent,
+        affinity,
+        new Set(JSON.parse(turn.rejected_by) as string[]),
+      );
+      const session = this.env.SESSIONS.getByName(turn.session_id);
+      if (!runnerId) {
+        await session.appendStatus('queued', `waiting for a runner with the ${turn.agent} agent`);
+        this.ctx.waitUntil(this.publishStatus(turn, 'queued'));
+        continue;
+      }
+      // Reserve the slot before awaiting the lease, so a concurrent pump cannot overfill it.
+      this.setTurn(turn.seq, { status: 'offered', runner_id: runnerId });
+      const { buildId } = await session.leaseBuild(`runner:${runnerId}`, turn.agent, turn.model);
+      const turnId = crypto.randomUUID();
+      this.setTurn(turn.seq, { build_id: buildId, turn_id: turnId });
+      await this.recordBuild(buildId, 'leased', turn, runnerId);
+      const current = this.turnByBuild(buildId);
+      if (current?.status !== 'offered') continue; // the runner left meanwhile: re-queued
+      this.sendToRunner(runnerId, {
+        type: 'build',
+        buildId,
+        sessionId: turn.session_id,
+        projectId: turn.project_id,
+        turnId,
+        prompt: turn.prompt,
+        agent: turn.agent,
+        model: turn.model,
+      });
+      this.scheduleAlarm(OFFER_TIMEOUT_MS);
+    }
+  }
+
+  private slots(): RunnerSlot[] {
+    const load = new Map<string, number>();
+    for (const t of this.turns("status IN ('offered', 'running')")) {
+      if (t.runner_id) load.set(t.runner_id, (load.get(t.runner_id) ?? 0) + 1);
+    }
+    return this.ctx.getWebSockets().flatMap((ws) => {
+      const a = ws.deserializeAttachment() as Attachment;
+      if (!a.hello) return [];
+      return [
+        {
+          runnerId: a.runnerId,
+          agents: a.hello.agents,
+          capacity: a.hello.capacity,
+          load: load.get(a.runnerId) ?? 0,
+        },
+      ];
+    });
+  }
+
+  private requeue(turn: TurnRow): void {
+    this.setTurn(turn.seq, { status: 'queued', runner_id: null, build_id: null, turn_id: null });
+    if (turn.build_id) this.ctx.waitUntil(this.recordBuild(turn.build_id, 'abandoned'));
+  }
+
+  private finish(turn: TurnRow): void {
+    this.setTurn(turn.seq, { status: 'done' });
+    if (turn.build_id) this.ctx.waitUntil(this.recordBuild(turn.build_id, 'finished'));
+    this.ctx.waitUntil(this.publishFinished(turn));
+  }
+
+  // --- D1 and the project channel ---
+
+  /** Keeps D1's `builds` row (which the ingest route checks before upgrading) in step. */
+  private async recordBuild(
+    buildId: string,
+    status: 'leased' | 'running' | 'finished' | 'abandoned',
+    turn?: TurnRow,
+    runnerId?: string,
+  ): Promise<void> {
+    const now = Date.now();
+    if (status === 'leased' && turn && runnerId) {
+      await this.env.DB.prepare(
+        `INSERT INTO builds (id, session_id, project_id, holder, agent, model, status, lease_expires_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'leased', ?, ?)`,
+      )
+        .bind(
+          buildId,
+          turn.session_id,
+          turn.project_id,
+          `runner:${runnerId}`,
+          turn.agent,
+          turn.model,
+          now + OFFER_TIMEOUT_MS,
+          now,
+        )
+        .run();
+      return;
+    }
+    const finished = status === 'finished' || status === 'abandoned' ? now : null;
+    await this.env.DB.prepare('UPDATE builds SET status = ?, finished_at = ? WHERE id = ?')
+      .bind(status, finished, buildId)
+      .run();
+  }
+
+  private async publishStatus(turn: TurnRow, status: SessionStatus): Promise<void> {
+    await publishProjectEvents(this.env, turn.project_id, [
+      { type: 'session-updated', sessionId: turn.session_id, changes: { status } },
+    ]);
+  }
+
+  /** After a build, the project's list shows the session as its log has it. */
+  private async publishFinished(turn: TurnRow): Promise<void> {
+    // RPC typing flattens SessionState to never (its JSON fields); the value is the state.
+    const state = (await this.env.SESSIONS.getByName(
+      turn.session_id,
+    ).getState()) as SessionState | null;
+    if (!state) return;
+    await publishProjectEvents(this.env, turn.project_id, [
+      {
+        type: 'session-updated',
+        sessionId: turn.session_id,
+        changes: {
+          status: state.status,
+          title: state.title,
+          messageCount: state.messages.length,
+          totalTokens: state.usage.inputTokens + state.usage.outputTokens,
+        },
+      },
+    ]);
+  }
+
+  // --- helpers ---
+
+  private turns(where: string, ...params: (string | number)[]): TurnRow[] {
+    return this.ctx.storage.sql
+      .exec<TurnRow>(`SELECT * FROM turns WHERE ${where} ORDER BY seq`, ...params)
+      .toArray();
+  }
+
+  private turnByBuild(buildId: string): TurnRow | undefined {
+    return this.turns('build_id = ?', buildId)[0];
+  }
+
+  private turnByMessage(messageId: string): TurnRow | undefined {
+    return this.turns('message_id = ?', messageId)[0];
+  }
+
+  private setTurn(seq: number, changes: Partial<Omit<TurnRow, 'seq'>>): void {
+    const entries = Object.entries({ ...changes, updated_at: Date.now() });
+    this.ctx.storage.sql.exec(
+      `UPDATE turns SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE seq = ?`,
+      ...entries.map(([, v]) => v as string | number | null),
+      seq,
+    );
+  }
+
+  private connected(runnerId: string, except?: WebSocket): boolean {
+    return this.ctx.getWebSockets(runnerId).some((ws) => ws !== except);
+  }
+
+  private sendToRunner(runnerId: string, frame: HubServerFrame): void {
+    for (const ws of this.ctx.getWebSockets(runnerId)) send(ws, frame);
+  }
+
+  private scheduleAlarm(inMs: number): void {
+    const at = Date.now() + inMs + 50;
+    this.ctx.waitUntil(
+      this.ctx.storage.getAlarm().then((current) => {
+        if (current === null || current > at) return this.ctx.storage.setAlarm(at);
+      }),
+    );
+  }
+}
+
+function send(ws: WebSocket, frame: HubServerFrame): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch {
+    // The socket closed between the check and the send; its close handler re-queues.
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Already closed: nothing left to do.
+  }
+}
