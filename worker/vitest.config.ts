@@ -9,6 +9,10 @@ export default defineConfig({
       wrangler: { configPath: fileURLToPath(new URL('../wrangler.toml', import.meta.url)) },
       miniflare: {
         bindings: {
+          // Lifecycle timers shortened so lease expiry, grace and interrupt deadlines run in tests.
+          LEASE_MS: '1500',
+          LEASE_GRACE_MS: '1500',
+          INTERRUPT_GRACE_MS: '500',
           TEST_MIGRATIONS: await readD1Migrations(
             fileURLToPath(new URL('../migrations', import.meta.url)),
           ),

@@ -1,9 +1,45 @@
 import {
   FLUSH_WINDOW_MS,
+  MAX_FRAME_BYTES,
   SEND_BUDGET_PER_SECOND,
   type SessionEvent,
   URGENT_EVENT_TYPES,
 } from '@kiln/protocol';
+
+/**
+ * `events` frames (JSON text) for `events`, each with at most `maxEvents` events and at most
+ * `MAX_FRAME_BYTES` of JSON (an event alone over it, impossible under MAX_EVENT_BYTES, would get
+ * its own frame). Pure.
+ */
+export function eventFrames(
+  events: readonly SessionEvent[],
+  maxEvents = Number.POSITIVE_INFINITY,
+): string[] {
+  const frames: string[] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  const overhead = '{"type":"events","events":[]}'.length;
+  const push = () => {
+    if (chunk.length > 0) frames.push(`{"type":"events","events":[${chunk.join(',')}]}`);
+    chunk = [];
+    bytes = 0;
+  };
+  for (const event of events) {
+    const json = JSON.stringify(event);
+    // UTF-16 length ×3 bounds the UTF-8 bytes: cheap, and never over the limit.
+    const size = json.length * 3 + 1;
+    if (
+      chunk.length >= maxEvents ||
+      (chunk.length > 0 && overhead + bytes + size > MAX_FRAME_BYTES)
+    ) {
+      push();
+    }
+    chunk.push(json);
+    bytes += size;
+  }
+  push();
+  return frames;
+}
 
 /**
  * The flush window for `subscribers` sockets (ms): the default 16 ms until one flush per window
@@ -79,23 +115,16 @@ export class Fanout<S> {
     this.pending = [];
     const last = events[events.length - 1]!.seq;
     const redacted = events.map((e) => this.target.redact(e));
-    let shared: string | undefined;
+    let shared: string[] | undefined;
     for (const socket of this.target.subscribers()) {
       const sent = this.sentSeq.get(socket);
-      if (sent !== undefined && sent >= last) {
-        this.sentSeq.delete(socket);
-        continue;
-      }
-      if (sent === undefined || sent < events[0]!.seq) {
-        shared ??= JSON.stringify({ type: 'events', events: redacted });
-        this.target.send(socket, shared);
-      } else {
-        this.target.send(
-          socket,
-          JSON.stringify({ type: 'events', events: redacted.filter((e) => e.seq > sent) }),
-        );
-      }
       this.sentSeq.delete(socket);
+      if (sent !== undefined && sent >= last) continue;
+      const frames =
+        sent === undefined || sent < events[0]!.seq
+          ? (shared ??= eventFrames(redacted))
+          : eventFrames(redacted.filter((e) => e.seq > sent));
+      for (const frame of frames) this.target.send(socket, frame);
     }
   }
 

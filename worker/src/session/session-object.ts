@@ -37,7 +37,7 @@ import { admitFrame } from './admission';
 import { planCatchUp } from './catch-up';
 import { coalesceDeltas } from './coalesce';
 import { EventLog, type TimerName } from './event-log';
-import { Fanout } from './fanout';
+import { eventFrames, Fanout } from './fanout';
 import { finishOrphanedTurn, leaseActions } from './lifecycle';
 import { collectTouched, projectionStatements } from './projection';
 import { TokenBucket } from './rate-limit';
@@ -438,7 +438,7 @@ export class SessionObject extends DurableObject<Env> {
         while (after < state.headSeq) {
           const events = this.log.read(after, REPLAY_ROUND_EVENTS).map(redactForViewers);
           if (events.length === 0) break;
-          this.send(ws, { type: 'events', events });
+          for (const frame of eventFrames(events)) sendQuietly(ws, frame);
           after = events[events.length - 1]!.seq;
         }
         return;

@@ -1,0 +1,262 @@
+import { env, evictDurableObject } from 'cloudflare:test';
+import {
+  MAX_FRAME_BYTES,
+  REPLAY_LIMIT,
+  REPLAY_ROUND_EVENTS,
+  type RunnerEventBody,
+  type SessionEvent,
+} from '@kiln/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  api,
+  connect,
+  connectProducer,
+  leaseBuild,
+  produce,
+  seedAccount,
+  type TestSocket,
+} from './helpers';
+
+const renames = (from: number, count: number): RunnerEventBody[] =>
+  Array.from({ length: count }, (_, i) => ({ type: 'session-renamed', title: `t${from + i}` }));
+
+async function producerSession() {
+  const account = await seedAccount();
+  const sessionId = crypto.randomUUID();
+  const { buildId } = await leaseBuild(account, sessionId);
+  const producer = await connectProducer(account, sessionId, buildId);
+  return { account, sessionId, buildId, producer };
+}
+
+async function subscribe(sessionId: string, token: string, lastSeq: number): Promise<TestSocket> {
+  const s = await connect(sessionId, 'ws', token);
+  await s.waitForType('ready');
+  s.send({ type: 'hello', lastSeq });
+  return s;
+}
+
+function expectContiguous(events: { seq: number }[], from: number, to: number) {
+  expect(events.length).toBe(to - from + 1);
+  events.forEach((e, i) => {
+    if (e.seq !== from + i) throw new Error(`expected seq ${from + i} at ${i}, got ${e.seq}`);
+  });
+}
+
+async function logOf(sessionId: string, token: string): Promise<SessionEvent[]> {
+  const events: SessionEvent[] = [];
+  let after = 0;
+  for (;;) {
+    const page = (await (
+      await api(`/api/sessions/${sessionId}/events?after=${after}&limit=5000`, token)
+    ).json()) as {
+      events: SessionEvent[];
+      nextAfter: number | null;
+    };
+    events.push(...page.events);
+    if (page.nextAfter === null) return events;
+    after = page.nextAfter;
+  }
+}
+
+describe('replay at scale', () => {
+  it('replays 9,000 of 50,000 events in bounded rounds with no gap and no repeat while live events arrive, and sends a snapshot past REPLAY_LIMIT', async () => {
+    const { account, sessionId, producer } = await producerSession();
+    for (let i = 0; i < 50; i++) await produce(producer, i * 1000 + 1, renames(i * 1000, 1000));
+
+    const behind = await subscribe(sessionId, account.token, 41_000);
+    const far = await subscribe(sessionId, account.token, 0);
+    // Live events while the replays are under way.
+    for (let i = 50; i < 53; i++) await produce(producer, i * 1000 + 1, renames(i * 1000, 1000));
+    await behind.waitFor(() => behind.events().length >= 12_000, '12,000 events');
+    expectContiguous(behind.events(), 41_001, 53_000);
+    for (const frame of behind.frames.filter((f) => f.type === 'events')) {
+      const events = frame.events as { seq: number }[];
+      // Catch-up rounds are bounded; live batches are as large as the producer's frames.
+      if (events[0]!.seq <= 50_000) expect(events.length).toBeLessThanOrEqual(REPLAY_ROUND_EVENTS);
+      expect(JSON.stringify(frame).length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    }
+
+    await far.waitFor(() => far.events().length >= 3000, 'live events after the snapshot');
+    const [snapshot] = far.frames.filter((f) => f.type === 'snapshot');
+    expect(50_000 - 0).toBeGreaterThan(REPLAY_LIMIT);
+    expect(snapshot).toMatchObject({ seq: 50_000, state: { headSeq: 50_000, title: 't49999' } });
+    expect(far.frames.findIndex((f) => f.type === 'snapshot')).toBeLessThan(
+      far.frames.findIndex((f) => f.type === 'events'),
+    );
+    expectContiguous(far.events(), 50_001, 53_000);
+  });
+});
+
+describe('hibernation', () => {
+  it('an object evicted with its sockets hibernated serves every socket correctly when it wakes', async () => {
+    const { account, sessionId, producer } = await producerSession();
+    await produce(producer, 1, renames(0, 10));
+    const a = await subscribe(sessionId, account.token, 0);
+    const b = await subscribe(sessionId, account.token, 5);
+    await a.waitFor(() => a.events().length === 10);
+    await b.waitFor(() => b.events().length === 5);
+
+    await evictDurableObject(env.SESSIONS.getByName(sessionId));
+
+    // The producer's socket survived too: it continues where it was.
+    await produce(producer, 11, renames(10, 5));
+    await a.waitFor(() => a.events().length === 15, 'a after wake');
+    await b.waitFor(() => b.events().length === 10, 'b after wake');
+    expectContiguous(a.events(), 1, 15);
+    expectContiguous(b.events(), 6, 15);
+    // Pings are answered by the runtime whether or not the object is awake.
+    a.send('{"type":"ping"}');
+    await a.waitForType('pong');
+    // A new subscriber after the wake still gets presence with everyone.
+    const c = await subscribe(sessionId, account.token, 15);
+    const presence = await c.waitForType('presence');
+    expect((presence.at(-1)!.viewers as unknown[]).length).toBe(3);
+  });
+});
+
+describe('presence', () => {
+  it('tells every watcher who is watching, and when someone leaves', async () => {
+    const { account, sessionId } = await producerSession();
+    const a = await subscribe(sessionId, account.token, 0);
+    await a.waitFor((f) =>
+      f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 1),
+    );
+    const b = await subscribe(sessionId, account.token, 0);
+    await a.waitFor(
+      (f) => f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 2),
+      'two viewers',
+    );
+    const [bReady] = b.frames.filter((f) => f.type === 'ready');
+    const two = a.frames.filter((f) => f.type === 'presence').at(-1)!.viewers as {
+      viewerId: string;
+      displayName: string;
+      since: number;
+    }[];
+    expect(two.map((v) => v.viewerId)).toContain(bReady!.viewerId);
+    expect(two.every((v) => v.displayName.startsWith('User ') && v.since > 0)).toBe(true);
+    b.close();
+    await a.waitFor(
+      (f) =>
+        f.filter((x) => x.type === 'presence').at(-1)!.viewers instanceof Array &&
+        (f.filter((x) => x.type === 'presence').at(-1)!.viewers as unknown[]).length === 1,
+      'one viewer again',
+    );
+  });
+});
+
+describe('limits', () => {
+  it('refuses a frame over MAX_FRAME_BYTES and an event over MAX_EVENT_BYTES, storing nothing', async () => {
+    const { account, sessionId, producer } = await producerSession();
+    producer.send({
+      type: 'events',
+      firstProducerSeq: 1,
+      events: [{ type: 'session-renamed', title: 'x'.repeat(MAX_FRAME_BYTES) }],
+    });
+    producer.send({
+      type: 'events',
+      firstProducerSeq: 1,
+      events: [
+        {
+          type: 'tool-input-available',
+          toolCallId: 't',
+          toolName: 'Write',
+          input: { content: 'x'.repeat(300 * 1024) },
+        },
+      ],
+    });
+    const errors = await producer.waitForType('error', 2);
+    expect(errors.map((e) => e.code)).toEqual(['frame-too-large', 'event-too-large']);
+    expect(await logOf(sessionId, account.token)).toEqual([]);
+  });
+
+  it('rate-limits a subscriber that sends too many frames, then closes it with 1008', async () => {
+    const { account, sessionId } = await producerSession();
+    const s = await subscribe(sessionId, account.token, 0);
+    for (let i = 0; i < 60; i++) s.send({ type: 'hello', lastSeq: 0 });
+    await s.waitFor(() => s.closed !== undefined, 'close');
+    expect(s.closed?.code).toBe(1008);
+    expect(s.frames.filter((f) => f.type === 'error').some((f) => f.code === 'rate-limited')).toBe(
+      true,
+    );
+  });
+});
+
+/** A deterministic PRNG (mulberry32) so a failing fuzz run can be replayed. */
+function prng(seed: number) {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A frame that is never valid: broken JSON, wrong types, missing fields, unknown types. */
+function badFrame(random: () => number, role: 'ws' | 'ingest'): string {
+  const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)]!;
+  const junk = () =>
+    pick<unknown>([null, -1, 1.5, 'x', [], {}, true, 'a'.repeat(Math.floor(random() * 5000))]);
+  const kinds = [
+    () => pick(['', '{', 'null', '[]', '{"type":', 'nope', '\u0000', '{"type":"hello"}']),
+    () =>
+      JSON.stringify({
+        type: pick(['hello', 'events', 'send', 'interrupt', 'ack', 'ready', 'zzz']),
+        lastSeq: junk(),
+        buildId: junk(),
+      }),
+    () => JSON.stringify({ type: 'hello', lastSeq: pick([-1, 1.5, 'x', null]) }),
+    () =>
+      JSON.stringify({
+        type: 'events',
+        firstProducerSeq: pick([0, -1, 'x', 1.5]),
+        events: [{ type: 'text-delta', messageId: 'm', delta: 'x' }],
+      }),
+    () =>
+      JSON.stringify({
+        type: 'events',
+        firstProducerSeq: 1,
+        events: [
+          {
+            type: pick(['text-delta', 'user-message', 'session-status', 'nope']),
+            messageId: junk(),
+          },
+        ],
+      }),
+    () => JSON.stringify({ type: 'send', clientMessageId: '', text: junk() }),
+    () => JSON.stringify(junk()),
+  ];
+  const frame = pick(kinds)();
+  return role === 'ws' && frame.includes('"events"') ? frame.replace('"events"', '"evnts"') : frame;
+}
+
+describe('fuzz', () => {
+  it('thousands of random malformed frames on both sockets leave the log unchanged and the object serving', async () => {
+    const { account, sessionId, buildId, producer } = await producerSession();
+    await produce(producer, 1, renames(0, 20));
+    const before = await logOf(sessionId, account.token);
+    const random = prng(20261121);
+    let sent = 0;
+    while (sent < 2000) {
+      const role = random() < 0.5 ? 'ws' : 'ingest';
+      const socket = await connect(sessionId, role, account.token);
+      if (role === 'ingest' && random() < 0.5)
+        socket.send({ type: 'hello', buildId, producerEpoch: 1 });
+      for (let i = 0; i < 12; i++, sent++) socket.send(badFrame(random, role));
+      await socket.waitFor(
+        () =>
+          socket.closed !== undefined ||
+          socket.frames.filter((f) => f.type === 'error').length >= 10,
+        'refusals',
+      );
+      socket.close();
+    }
+    expect(await logOf(sessionId, account.token)).toEqual(before);
+    // Still serving: a producer appends and a subscriber catches up.
+    const fresh = await connectProducer(account, sessionId, buildId, 9);
+    await produce(fresh, 21, renames(20, 1));
+    const watcher = await subscribe(sessionId, account.token, 0);
+    await watcher.waitFor(() => watcher.events().length === 21);
+    expectContiguous(watcher.events(), 1, 21);
+  });
+});
