@@ -5,6 +5,7 @@ import { runCommandTool } from './run-command';
 import { todoWriteTool } from './todo-write';
 import { writeFileTool } from './write-file';
 
+export { parseBuildErrors } from './build-errors';
 export { editFileTool } from './edit-file';
 export { ToolError, type ToolErrorCode, toToolError } from './errors';
 export { listFilesTool } from './list-files';

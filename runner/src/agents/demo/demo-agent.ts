@@ -12,6 +12,7 @@ import {
   todoWriteTool,
   writeFileTool,
 } from '../../tools';
+import { parseBuildErrors } from '../../tools/build-errors';
 import type { Agent, TurnContext } from '../agent';
 import { narrate } from './narrate';
 import { keywordsOf, planSite, progress, type SitePlan, sectionHeading, todoItem } from './plan';
@@ -20,7 +21,6 @@ import {
   BUILD_MJS,
   indexHtml,
   packageJson,
-  parseBuildErrors,
   SECTIONS_MARKER,
   sectionHtml,
   stylesCss,

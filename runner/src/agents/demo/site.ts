@@ -178,16 +178,3 @@ for (const file of files) {
 }
 console.log(\`checked \${files.length} files, wrote dist/ (\${bytes} bytes)\`);
 `;
-
-/** Parses `file:line: message` lines of a build's output into diagnostics. */
-export function parseBuildErrors(
-  output: string,
-): { file?: string; line?: number; message: string }[] {
-  const errors: { file?: string; line?: number; message: string }[] = [];
-  for (const raw of output.split('\n')) {
-    const line = raw.trim();
-    const match = /^([\w./-]+):(\d+):\s*(.+)$/.exec(line);
-    if (match) errors.push({ file: match[1], line: Number(match[2]), message: match[3] ?? '' });
-  }
-  return errors;
-}
