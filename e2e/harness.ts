@@ -11,10 +11,17 @@ const run = promisify(execFile);
 /** The recorded runs shipped beside the repository (`../shared/fixtures/recorded`). */
 export const FIXTURES = resolve(ROOT, '..', 'shared', 'fixtures', 'recorded');
 
-/** A dev stack in a throwaway directory on a free port. */
-export async function startTestStack(): Promise<Stack & { dir: string }> {
+/** A dev stack in a throwaway directory on a free port; with `runner`, a local demo runner too. */
+export async function startTestStack(
+  options: { runner?: boolean } = {},
+): Promise<Stack & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-'));
-  const stack = await startStack({ persistTo: join(dir, 'state'), port: await freePort(), configPath: join(dir, 'dev.json') });
+  const stack = await startStack({
+    persistTo: join(dir, 'state'),
+    port: await freePort(),
+    configPath: join(dir, 'dev.json'),
+    ...(options.runner ? { runnerWorkspaces: join(dir, 'workspaces') } : {}),
+  });
   return {
     ...stack,
     dir,
@@ -29,7 +36,16 @@ export async function startTestStack(): Promise<Stack & { dir: string }> {
 export async function kiln(stack: Stack, args: string[]): Promise<string> {
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'runner', 'src', 'cli.ts'), ...args, '--server', stack.config.server, '--token', stack.config.token],
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'runner', 'src', 'cli.ts'),
+      ...args,
+      '--server',
+      stack.config.server,
+      '--token',
+      stack.config.token,
+    ],
     { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
   );
   return stdout;
@@ -40,13 +56,23 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
 /** GET an API path as the dev user. */
 export async function apiGet<T>(stack: Stack, path: string): Promise<T> {
-  const res = await fetch(`${stack.config.server}${path}`, { headers: { Authorization: `Bearer ${stack.config.token}` } });
+  const res = await fetch(`${stack.config.server}${path}`, {
+    headers: { Authorization: `Bearer ${stack.config.token}` },
+  });
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -55,7 +81,18 @@ export async function apiGet<T>(stack: Stack, path: string): Promise<T> {
 export async function d1Query<T>(stack: Stack & { dir: string }, sql: string): Promise<T[]> {
   const { stdout } = await run(
     process.execPath,
-    [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'd1', 'execute', 'DB', '--local', '--json', '--persist-to', join(stack.dir, 'state'), '--command', sql],
+    [
+      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+      'd1',
+      'execute',
+      'DB',
+      '--local',
+      '--json',
+      '--persist-to',
+      join(stack.dir, 'state'),
+      '--command',
+      sql,
+    ],
     { cwd: ROOT, env: { ...process.env, CI: 'true' } },
   );
   return (JSON.parse(stdout) as { results: T[] }[])[0]?.results ?? [];

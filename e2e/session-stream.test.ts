@@ -44,7 +44,8 @@ async function headSeqOf(page: Page): Promise<number> {
 /** Waits until the page has rendered the session up to `seq`. */
 async function waitForHead(page: Page, seq: number): Promise<void> {
   await page.waitForFunction(
-    (target) => Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= target,
+    (target) =>
+      Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= target,
     seq,
     { timeout: 60_000 },
   );
@@ -52,8 +53,19 @@ async function waitForHead(page: Page, seq: number): Promise<void> {
 
 describe('a recorded Claude Code run streams from runner to browser', () => {
   it('replayed at max speed, the state and the D1 rows hold every tool call and the final todos, and the page shows them', async () => {
-    const output = await kiln(stack, ['replay', CLAUDE_RUN, '--speed', 'max', '--json', '--project', stack.config.projectId]);
-    const result = JSON.parse(output.trim().split('\n').at(-1)!) as { sessionId: string; url: string };
+    const output = await kiln(stack, [
+      'replay',
+      CLAUDE_RUN,
+      '--speed',
+      'max',
+      '--json',
+      '--project',
+      stack.config.projectId,
+    ]);
+    const result = JSON.parse(output.trim().split('\n').at(-1)!) as {
+      sessionId: string;
+      url: string;
+    };
     expect(result.url).toBe(`${stack.config.server}/s/${result.sessionId}`);
 
     const state = await apiGet<SessionState>(stack, `/api/sessions/${result.sessionId}/state`);
@@ -78,9 +90,14 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
 
     // The write-through catches up, and D1 agrees with the state.
     await expect
-      .poll(async () => (await apiGet<{ d1LagEvents: number }>(stack, `/api/sessions/${result.sessionId}/health`)).d1LagEvents, {
-        timeout: 30_000,
-      })
+      .poll(
+        async () =>
+          (await apiGet<{ d1LagEvents: number }>(stack, `/api/sessions/${result.sessionId}/health`))
+            .d1LagEvents,
+        {
+          timeout: 30_000,
+        },
+      )
       .toBe(0);
     const [counts] = await d1Query<{ calls: number; errors: number; todos: number; head: number }>(
       stack,
@@ -95,13 +112,33 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
 
   it('a second browser that joins mid-stream ends with the same page as the first and as a fresh load', async () => {
     const sessionId = randomUUID();
-    const replay = kiln(stack, ['replay', CLAUDE_RUN, '--speed', '40', '--json', '--project', stack.config.projectId, '--session', sessionId]);
+    const replay = kiln(stack, [
+      'replay',
+      CLAUDE_RUN,
+      '--speed',
+      '40',
+      '--json',
+      '--project',
+      stack.config.projectId,
+      '--session',
+      sessionId,
+    ]);
     // Wait for the session to exist, then open the first page.
     await expect
-      .poll(async () => (await fetch(`${stack.config.server}/api/sessions/${sessionId}/state`, { headers: { Authorization: `Bearer ${stack.config.token}` } })).status, { timeout: 30_000 })
+      .poll(
+        async () =>
+          (
+            await fetch(`${stack.config.server}/api/sessions/${sessionId}/state`, {
+              headers: { Authorization: `Bearer ${stack.config.token}` },
+            })
+          ).status,
+        { timeout: 30_000 },
+      )
       .toBe(200);
     const first = await openSession(sessionId);
-    await expect.poll(() => first.getByTestId('tool-call').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(20);
+    await expect
+      .poll(() => first.getByTestId('tool-call').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(20);
     const second = await openSession(sessionId);
     const joinedAt = await headSeqOf(second);
 
@@ -118,7 +155,7 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
       toolCalls: await page.getByTestId('tool-call').allInnerTexts(),
       todos: await page.getByTestId('todo').allInnerTexts(),
       messages: await page.getByTestId('message').allInnerTexts(),
-      status: await page.getByTestId('session-status').innerText(),
+      status: await page.getByTestId('session-status').textContent(),
     });
     const expected = await rendered(fresh);
     expect(expected.toolCalls).toHaveLength(79);

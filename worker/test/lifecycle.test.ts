@@ -184,7 +184,7 @@ describe('lifecycle', () => {
 
 describe('D1 outage', () => {
   it('a D1 that fails for a while loses nothing: the rows catch up when it recovers', async () => {
-    const { account, sessionId, buildId, producer } = await runningBuild();
+    const { sessionId, buildId, producer } = await runningBuild();
     const stub = env.SESSIONS.getByName(sessionId);
     const failing = new Proxy(env.DB, {
       get(target, prop) {

@@ -136,9 +136,7 @@ describe('presence', () => {
     expect(two.every((v) => v.displayName.startsWith('User ') && v.since > 0)).toBe(true);
     b.close();
     await a.waitFor(
-      (f) =>
-        f.filter((x) => x.type === 'presence').at(-1)!.viewers instanceof Array &&
-        (f.filter((x) => x.type === 'presence').at(-1)!.viewers as unknown[]).length === 1,
+      (f) => (f.filter((x) => x.type === 'presence').at(-1)!.viewers as unknown[]).length === 1,
       'one viewer again',
     );
   });

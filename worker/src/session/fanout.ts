@@ -115,14 +115,15 @@ export class Fanout<S> {
     this.pending = [];
     const last = events[events.length - 1]!.seq;
     const redacted = events.map((e) => this.target.redact(e));
-    let shared: string[] | undefined;
+    // Most sockets take every pending event: build those frames once for all of them.
+    const shared = eventFrames(redacted);
     for (const socket of this.target.subscribers()) {
       const sent = this.sentSeq.get(socket);
       this.sentSeq.delete(socket);
       if (sent !== undefined && sent >= last) continue;
       const frames =
         sent === undefined || sent < events[0]!.seq
-          ? (shared ??= eventFrames(redacted))
+          ? shared
           : eventFrames(redacted.filter((e) => e.seq > sent));
       for (const frame of frames) this.target.send(socket, frame);
     }
