@@ -53,6 +53,8 @@ export const clientFrame = z.discriminatedUnion('type', [
     text: z.string().min(1),
   }),
   z.object({ type: z.literal('interrupt') }),
+  /** Optional flow control: the client has applied every event up to `seq`. */
+  z.object({ type: z.literal('ack'), seq: seqNumber }),
   z.object({ type: z.literal('ping') }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;

@@ -67,3 +67,15 @@ export const STUCK_SESSION_MS = 5 * 60_000;
 
 /** After an interrupt, how long the runner has to end the turn before the session ends it. */
 export const INTERRUPT_GRACE_MS = 10_000;
+
+/**
+ * Flow control for subscribers that acknowledge (`ack {seq}`): one that has been sent more than
+ * this many events past its last ack is lagging — told so (`error {code: lagging}`), sent nothing
+ * more until it acks everything it was sent, then sent a snapshot at head. The object never
+ * queues without bound for a slow reader. (workerd exposes no `bufferedAmount` to measure the
+ * socket's own backlog, so the client's acks are the signal.)
+ */
+export const LAG_LIMIT_EVENTS = 5000;
+
+/** A subscriber that wants flow control acks at least every this many events (or every second). */
+export const ACK_EVERY_EVENTS = 500;

@@ -1,5 +1,6 @@
 import { env, evictDurableObject } from 'cloudflare:test';
 import {
+  LAG_LIMIT_EVENTS,
   MAX_FRAME_BYTES,
   REPLAY_LIMIT,
   REPLAY_ROUND_EVENTS,
@@ -139,6 +140,26 @@ describe('presence', () => {
       (f) => (f.filter((x) => x.type === 'presence').at(-1)!.viewers as unknown[]).length === 1,
       'one viewer again',
     );
+  });
+});
+
+describe('slow subscribers', () => {
+  it('a subscriber whose acks fall too far behind is told it lags, then gets a snapshot once it acks what it was sent', async () => {
+    const { account, sessionId, producer } = await producerSession();
+    const slow = await subscribe(sessionId, account.token, 0);
+    slow.send({ type: 'ack', seq: 0 });
+    for (let i = 0; i < 7; i++) await produce(producer, i * 1000 + 1, renames(i * 1000, 1000));
+    const [lagging] = await slow.waitForType('error');
+    expect(lagging).toMatchObject({ code: 'lagging', fatal: false });
+    const received = slow.events();
+    expect(received.length).toBeGreaterThanOrEqual(LAG_LIMIT_EVENTS);
+    expect(received.length).toBeLessThan(7000);
+    slow.send({ type: 'ack', seq: received.at(-1)!.seq });
+    const [snapshot] = await slow.waitForType('snapshot');
+    expect(snapshot).toMatchObject({ seq: 7000 });
+    await produce(producer, 7001, renames(7000, 1));
+    await slow.waitFor(() => slow.events().at(-1)?.seq === 7001, 'live again');
+    expectContiguous(received, 1, received.length);
   });
 });
 

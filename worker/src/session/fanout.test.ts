@@ -1,4 +1,4 @@
-import { MAX_FRAME_BYTES, type SessionEvent } from '@kiln/protocol';
+import { LAG_LIMIT_EVENTS, MAX_FRAME_BYTES, type SessionEvent } from '@kiln/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { eventFrames, Fanout, flushWindowMs } from './fanout';
 
@@ -20,19 +20,30 @@ const tool = (seq: number): SessionEvent => ({
 
 function setup(subscribers = ['a', 'b']) {
   const sent = new Map<string, SessionEvent[][]>(subscribers.map((s) => [s, []]));
+  const notices: string[] = [];
+  let head = 0;
   let now = 1000;
   const fanout = new Fanout<string>(
     {
       subscribers: () => subscribers,
-      send: (s, frame) =>
-        sent.get(s)!.push((JSON.parse(frame) as { events: SessionEvent[] }).events),
+      send: (s, frame) => {
+        const events = (JSON.parse(frame) as { events: SessionEvent[] }).events;
+        head = Math.max(head, ...events.map((e) => e.seq));
+        sent.get(s)!.push(events);
+      },
       redact: (e) => e,
+      lagging: (s) => notices.push(`${s}:lagging`),
+      resync: (s) => {
+        notices.push(`${s}:snapshot@${head}`);
+        return head;
+      },
     },
     () => now,
   );
   return {
     fanout,
     sent,
+    notices,
     advance: (ms: number) => {
       now += ms;
       vi.advanceTimersByTime(ms);
@@ -96,6 +107,48 @@ describe('fan-out', () => {
       expect((n * 1000) / flushWindowMs(n)).toBeLessThanOrEqual(Math.max(8000, (n * 1000) / 16));
       if (n > 128) expect((n * 1000) / flushWindowMs(n)).toBeLessThanOrEqual(8000);
     }
+  });
+});
+
+describe('slow subscribers', () => {
+  it('holds back a subscriber that falls more than LAG_LIMIT_EVENTS behind its acks, then resyncs it by snapshot once it acks what it was sent', () => {
+    const { fanout, sent, notices } = setup();
+    let seq = 0;
+    const batch = (n: number) => Array.from({ length: n }, () => tool(++seq));
+    fanout.publish(batch(10));
+    fanout.ack('a', 10);
+    fanout.ack('b', 10);
+    fanout.publish(batch(LAG_LIMIT_EVENTS)); // b still acks 10: exactly at the limit, not over
+    fanout.ack('a', seq);
+    expect(notices).toEqual([]);
+    fanout.publish(batch(1)); // now b is LAG_LIMIT_EVENTS + 1 behind
+    expect(notices).toEqual(['b:lagging']);
+    const sentToB = sent.get('b')!.flat().length;
+    expect(sentToB).toBe(10 + LAG_LIMIT_EVENTS);
+    fanout.publish(batch(3));
+    expect(sent.get('b')!.flat().length).toBe(sentToB); // nothing more while lagging
+    expect(fanout.isLagging('b')).toBe(true);
+    fanout.ack('b', 500); // partial: still held
+    expect(notices).toEqual(['b:lagging']);
+    fanout.ack('b', 10 + LAG_LIMIT_EVENTS); // everything it was sent
+    expect(notices).toEqual(['b:lagging', `b:snapshot@${seq}`]);
+    fanout.publish(batch(1));
+    expect(sent.get('b')!.flat().at(-1)!.seq).toBe(seq);
+    expect(
+      sent
+        .get('a')!
+        .flat()
+        .map((e) => e.seq),
+    ).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+  });
+
+  it('never holds back a subscriber that does not ack', () => {
+    const { fanout, sent, notices } = setup(['a']);
+    let seq = 0;
+    for (let i = 0; i < 3; i++)
+      fanout.publish(Array.from({ length: LAG_LIMIT_EVENTS }, () => tool(++seq)));
+    expect(notices).toEqual([]);
+    expect(sent.get('a')!.flat()).toHaveLength(seq);
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   FLUSH_WINDOW_MS,
+  LAG_LIMIT_EVENTS,
   MAX_FRAME_BYTES,
   SEND_BUDGET_PER_SECOND,
   type SessionEvent,
@@ -61,6 +62,10 @@ export interface FanoutTarget<S> {
   send(socket: S, frame: string): void;
   /** Removes checkpoint state and the like before events reach viewers. */
   redact(event: SessionEvent): SessionEvent;
+  /** Tells a socket it is lagging (an `error {code: lagging}` frame). */
+  lagging(socket: S): void;
+  /** Sends a lagging socket that has caught up a snapshot at head; returns that seq. */
+  resync(socket: S): number;
 }
 
 /**
@@ -77,6 +82,12 @@ export class Fanout<S> {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastFlushAt = 0;
   private readonly sentSeq = new Map<S, number>();
+  /** Last seq each acknowledging subscriber applied (in memory; gone after hibernation). */
+  private readonly ackedSeq = new Map<S, number>();
+  /** Lagging subscribers and the last seq they were sent before being held back. */
+  private readonly laggingSockets = new Map<S, number>();
+  /** The last seq sent to every subscriber not in `sentSeq`. */
+  private lastFlushedSeq = 0;
 
   constructor(
     private readonly target: FanoutTarget<S>,
@@ -103,6 +114,26 @@ export class Fanout<S> {
 
   forget(socket: S): void {
     this.sentSeq.delete(socket);
+    this.ackedSeq.delete(socket);
+    this.laggingSockets.delete(socket);
+  }
+
+  /**
+   * Records a subscriber's `ack {seq}`. A lagging subscriber that has acked everything it was
+   * sent is resynced with a snapshot and receives live events again.
+   */
+  ack(socket: S, seq: number): void {
+    this.ackedSeq.set(socket, seq);
+    const heldAt = this.laggingSockets.get(socket);
+    if (heldAt !== undefined && seq >= heldAt) {
+      this.laggingSockets.delete(socket);
+      this.sentSeq.set(socket, this.target.resync(socket));
+    }
+  }
+
+  /** Whether `socket` is marked lagging (for tests and health). */
+  isLagging(socket: S): boolean {
+    return this.laggingSockets.has(socket);
   }
 
   /** Sends every pending event to every ready subscriber now. */
@@ -118,6 +149,15 @@ export class Fanout<S> {
     // Most sockets take every pending event: build those frames once for all of them.
     const shared = eventFrames(redacted);
     for (const socket of this.target.subscribers()) {
+      if (this.laggingSockets.has(socket)) continue;
+      const acked = this.ackedSeq.get(socket);
+      if (acked !== undefined && last - acked > LAG_LIMIT_EVENTS) {
+        // Hold it back at what it was already sent; it resumes by snapshot once it acks that.
+        this.laggingSockets.set(socket, this.sentSeq.get(socket) ?? this.lastFlushedSeq);
+        this.sentSeq.delete(socket);
+        this.target.lagging(socket);
+        continue;
+      }
       const sent = this.sentSeq.get(socket);
       this.sentSeq.delete(socket);
       if (sent !== undefined && sent >= last) continue;
@@ -127,6 +167,7 @@ export class Fanout<S> {
           : eventFrames(redacted.filter((e) => e.seq > sent));
       for (const frame of frames) this.target.send(socket, frame);
     }
+    this.lastFlushedSeq = last;
   }
 
   /** Events committed but not yet sent (for tests and health). */

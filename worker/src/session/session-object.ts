@@ -110,6 +110,19 @@ export class SessionObject extends DurableObject<Env> {
       subscribers: () => this.readySubscribers().map(([ws]) => ws),
       send: sendQuietly,
       redact: redactForViewers,
+      lagging: (ws) =>
+        this.send(ws, {
+          type: 'error',
+          code: 'lagging',
+          message:
+            'you are reading slower than the session streams; a snapshot follows when you catch up',
+          fatal: false,
+        }),
+      resync: (ws) => {
+        const state = this.requireState();
+        this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
+        return state.headSeq;
+      },
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.log.migrate();
@@ -386,6 +399,9 @@ export class SessionObject extends DurableObject<Env> {
       }
       case 'ping':
         this.send(ws, { type: 'pong' });
+        return;
+      case 'ack':
+        this.fanout.ack(ws, frame.seq);
         return;
       case 'send':
       case 'interrupt': {
