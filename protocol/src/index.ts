@@ -1,3 +1,4 @@
+export * from './ack';
 export * from './api';
 export * from './events';
 export * from './frames';

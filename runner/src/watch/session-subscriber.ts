@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  AckScheduler,
   applyEvent,
   createSessionState,
   PING_FRAME,
@@ -38,6 +39,8 @@ export interface SessionSubscriberOptions {
 export class SessionSubscriber {
   private state: SessionState | null = null;
   private headAtReady = 0;
+  /** Flow control: tells the server how far this client has applied (PROTOCOL.md §2). */
+  private acks: AckScheduler | undefined;
   private closed = false;
   private failure: Error | null = null;
   private readonly abort = new AbortController();
@@ -66,6 +69,7 @@ export class SessionSubscriber {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.acks?.stop();
     this.abort.abort();
     this.socket?.close(1000);
     this.settle.resolve();
@@ -173,11 +177,18 @@ export class SessionSubscriber {
   }
 
   private hello(ws: WebSocket): void {
-    ws.send(JSON.stringify({ type: 'hello', lastSeq: this.state?.headSeq ?? 0 }));
+    const lastSeq = this.state?.headSeq ?? 0;
+    ws.send(JSON.stringify({ type: 'hello', lastSeq }));
+    this.acks?.stop();
+    this.acks = new AckScheduler((seq) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', seq }));
+    });
+    this.acks.reset(lastSeq);
   }
 
   private publish(state: SessionState): void {
     this.state = state;
+    this.acks?.applied(state.headSeq);
     this.options.onState(state, state.headSeq >= this.headAtReady);
   }
 
@@ -187,6 +198,7 @@ export class SessionSubscriber {
   }
 
   private fail(error: Error): void {
+    this.acks?.stop();
     if (this.failure || this.closed) return;
     this.failure = error;
     this.abort.abort();

@@ -1,4 +1,5 @@
 import {
+  AckScheduler,
   applyEvent,
   type ClientFrame,
   createSessionState,
@@ -75,6 +76,8 @@ export class SessionStore {
   private awaitingReady = true;
   /** `lastSeq` of the last `hello` on this connection: a gap at the same head is already asked for. */
   private helloSeq = -1;
+  /** Flow control: tells the server how far this tab has applied (PROTOCOL.md §2). */
+  private readonly acks = new AckScheduler((seq) => this.sendFrame({ type: 'ack', seq }));
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private warnedInvalid = false;
   private disposed = false;
@@ -151,6 +154,7 @@ export class SessionStore {
   dispose(): void {
     this.disposed = true;
     clearInterval(this.pingTimer);
+    this.acks.stop();
     this.socket?.close(1000, 'done');
     this.socket = null;
     this.update({ connection: 'offline' });
@@ -201,6 +205,7 @@ export class SessionStore {
       }
       case 'snapshot': {
         this.update({ state: frame.state, pendingSends: this.unseenSends(frame.state) });
+        this.acks.applied(frame.state.headSeq);
         return;
       }
       case 'events':
@@ -238,6 +243,7 @@ export class SessionStore {
       }
     }
     if (state !== before) this.update({ state, pendingSends: this.unseenSends(state) });
+    this.acks.applied(state.headSeq);
     // Batches racing the answer to a `hello` gap at the same head: that answer will fill it.
     if (gap && state.headSeq !== this.helloSeq) this.sendHello();
   }
@@ -246,6 +252,7 @@ export class SessionStore {
 
   private sendHello(): void {
     this.helloSeq = this.snapshot.state.headSeq;
+    this.acks.reset(this.helloSeq);
     this.sendFrame({ type: 'hello', lastSeq: this.helloSeq });
   }
 
@@ -256,6 +263,7 @@ export class SessionStore {
   /** Stops for good after an error no reconnect can fix. */
   private stop(error: SessionSnapshot['error']): void {
     clearInterval(this.pingTimer);
+    this.acks.stop();
     this.socket?.close(1000, 'stopped');
     this.socket = null;
     this.awaitingReady = true;
