@@ -4,7 +4,7 @@
  * stack. Runs on Node ≥ 22 (type stripping); spawns the workspace's own wrangler.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, pbkdf2Sync, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -21,7 +21,11 @@ export interface DevConfig {
   token: string;
   projectId: string;
   email: string;
+  /** The dev user's password, for signing in through the sign-in page. */
+  password: string;
   userId: string;
+  /** Token of the local runner `pnpm dev` starts (`kiln runner --token`). */
+  runnerToken: string;
 }
 
 export interface StackOptions {
@@ -32,11 +36,15 @@ export interface StackOptions {
   configPath: string;
   /** Inherit wrangler's output (for `pnpm dev`) instead of collecting it. */
   verbose?: boolean;
+  /** Also start a local `kiln runner` with the demo agent, workspaces in this directory. */
+  runnerWorkspaces?: string;
 }
 
 export interface Stack {
   config: DevConfig;
   worker: ChildProcess;
+  /** The local runner, when `runnerWorkspaces` was given. */
+  runner?: ChildProcess;
   /** Output wrangler printed so far (when not verbose). */
   logs: () => string;
   stop: () => Promise<void>;
@@ -77,14 +85,18 @@ export async function ensureDevAccount(
   server: string,
 ): Promise<DevConfig> {
   if (existsSync(configPath)) {
-    const existing = JSON.parse(readFileSync(configPath, 'utf8')) as DevConfig;
-    const hash = createHash('sha256').update(existing.token).digest('hex');
-    const rows = await d1(
-      persistTo,
-      `SELECT id FROM api_tokens WHERE token_hash = ${quote(hash)} AND revoked_at IS NULL`,
-    );
-    if (rows.length > 0) {
-      const config = { ...existing, server };
+    const existing = JSON.parse(readFileSync(configPath, 'utf8')) as Partial<DevConfig>;
+    const sha = (value = '') => quote(createHash('sha256').update(value).digest('hex'));
+    const rows =
+      existing.token && existing.runnerToken && existing.password
+        ? await d1(
+            persistTo,
+            `SELECT (SELECT COUNT(*) FROM api_tokens WHERE token_hash = ${sha(existing.token)} AND revoked_at IS NULL)
+                  + (SELECT COUNT(*) FROM runner_tokens WHERE token_hash = ${sha(existing.runnerToken)} AND revoked_at IS NULL) AS n`,
+          )
+        : [];
+    if ((rows[0] as { n?: number } | undefined)?.n === 2) {
+      const config = { ...existing, server } as DevConfig;
       writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
       return config;
     }
@@ -93,19 +105,28 @@ export async function ensureDevAccount(
   const projectId = randomUUID();
   const token = `kiln_pat_${randomBytes(32).toString('base64url')}`;
   const hash = createHash('sha256').update(token).digest('hex');
+  const runnerToken = `kiln_rt_${randomBytes(32).toString('base64url')}`;
+  const runnerHash = createHash('sha256').update(runnerToken).digest('hex');
   const email = 'dev@kiln.local';
+  const password = randomBytes(9).toString('base64url');
+  // The worker's format (worker/src/auth/password.ts): PBKDF2-SHA-256, 100,000 iterations.
+  const salt = randomBytes(16);
+  const passwordHash = `pbkdf2-sha256$100000$${salt.toString('base64')}$${pbkdf2Sync(password, salt, 100_000, 32, 'sha256').toString('base64')}`;
   const now = Date.now();
   await d1(
     persistTo,
     [
       `DELETE FROM users WHERE email = ${quote(email)}`,
       `INSERT INTO users (id, email, name, created_at) VALUES (${quote(userId)}, ${quote(email)}, 'Dev', ${now})`,
+      `INSERT INTO auth_accounts (id, user_id, account_id, provider_id, password, created_at, updated_at) VALUES (${quote(randomUUID())}, ${quote(userId)}, ${quote(userId)}, 'credential', ${quote(passwordHash)}, ${now}, ${now})`,
       `INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES (${quote(randomUUID())}, ${quote(userId)}, 'dev', ${quote(hash)}, ${now})`,
+      // Shared: the local runner builds for every account on this stack, including new sign-ups.
+      `INSERT INTO runner_tokens (id, user_id, name, token_hash, shared, created_at) VALUES (${quote(randomUUID())}, ${quote(userId)}, 'local runner', ${quote(runnerHash)}, 1, ${now})`,
       `INSERT INTO projects (id, name, owner_id, created_at, updated_at) VALUES (${quote(projectId)}, 'My first project', ${quote(userId)}, ${now}, ${now})`,
       `INSERT INTO project_members (project_id, user_id, role, created_at) VALUES (${quote(projectId)}, ${quote(userId)}, 'owner', ${now})`,
     ].join('; '),
   );
-  const config: DevConfig = { server, token, projectId, email, userId };
+  const config: DevConfig = { server, token, projectId, email, password, userId, runnerToken };
   mkdirSync(dirname(configPath), { recursive: true });
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   return config;
@@ -192,5 +213,39 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { config, worker, logs: () => output, stop };
+  if (!options.runnerWorkspaces) return { config, worker, logs: () => output, stop };
+  const runner = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'runner', 'src', 'cli.ts'),
+      'runner',
+      '--server',
+      server,
+      '--token',
+      config.runnerToken,
+      '--workspaces',
+      options.runnerWorkspaces,
+    ],
+    { cwd: ROOT, stdio: options.verbose ? 'inherit' : 'pipe' },
+  );
+  runner.stdout?.on('data', (chunk) => (output += chunk));
+  runner.stderr?.on('data', (chunk) => (output += chunk));
+  const runnerExited = new Promise<void>((resolveExit) => runner.once('exit', () => resolveExit()));
+  return {
+    config,
+    worker,
+    runner,
+    logs: () => output,
+    stop: async () => {
+      // The runner first, so it can end its builds while the worker is still there.
+      if (runner.exitCode === null) {
+        runner.kill('SIGTERM');
+        await Promise.race([runnerExited, new Promise((r) => setTimeout(r, 5000))]);
+        if (runner.exitCode === null) runner.kill('SIGKILL');
+      }
+      await stop();
+    },
+  };
 }

@@ -29,13 +29,16 @@ const stack = await startStack({
   port,
   configPath: join(ROOT, '.kiln', 'dev.json'),
   verbose: true,
+  runnerWorkspaces: join(ROOT, '.kiln', 'workspaces'),
 });
-const { server, token, projectId } = stack.config;
+const { server, token, projectId, email, password } = stack.config;
 console.log(`
   Kiln is running at ${server}
 
   Sign in (one click):   ${server}/sign-in#token=${token}
+  Or with a password:    ${email} / ${password}   (or sign up as someone new)
   Dev account:           .kiln/dev.json (project ${projectId})
+  Local runner:          the demo agent, workspaces in .kiln/workspaces — type a prompt in a project
 
   Stream a recorded Claude Code run into a new session:
     pnpm kiln replay ../shared/fixtures/recorded/claude-code-stream-json.jsonl --speed 4

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { CliError } from './cli-error';
 import { ConfigError } from './config/server-config';
+import { runRunner } from './daemon/runner-command';
 import { ServerError } from './net/errors';
 import { parseSpeed, type Speed } from './replay/pacing';
 import { type CommandIo, replay } from './replay/replay-command';
@@ -78,6 +79,24 @@ program
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       await watch({ sessionId, ...options }, io, stop.signal);
+    },
+  );
+
+program
+  .command('runner')
+  .description('run builds for your account: connect to the hub and run the requested agents')
+  .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
+  .option('--token <token>', 'runner token (default: KILN_RUNNER_TOKEN)')
+  .option('--workspaces <dir>', 'one workspace per project inside it', '.kiln/workspaces')
+  .option('--capacity <n>', 'builds at once', (v) => Number.parseInt(v, 10), 2)
+  .action(
+    async (options: {
+      server?: string;
+      token?: string;
+      workspaces?: string;
+      capacity?: number;
+    }) => {
+      await runRunner(options, io.err);
     },
   );
 

@@ -1,7 +1,8 @@
 import type { RouteObject } from 'react-router';
 import { AppLayout } from './app-layout';
-import { HomePage } from './pages/home-page';
 import { NotFoundPage } from './pages/not-found-page';
+import { ProjectPage } from './pages/project-page';
+import { ProjectsPage } from './pages/projects-page';
 import { SignInPage } from './pages/sign-in-page';
 
 /** Every route of the SPA. The worker serves `index.html` for any path outside `/api`. */
@@ -10,7 +11,8 @@ export const routes: RouteObject[] = [
   {
     element: <AppLayout />,
     children: [
-      { index: true, element: <HomePage /> },
+      { index: true, element: <ProjectsPage /> },
+      { path: 'projects/:projectId', element: <ProjectPage /> },
       { path: 's/:sessionId', lazy: loadSessionPage },
       { path: 'projects/:projectId/s/:sessionId', lazy: loadSessionPage },
       { path: '*', element: <NotFoundPage /> },

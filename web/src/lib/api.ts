@@ -1,4 +1,13 @@
-import { apiError, type ErrorCode, type SessionState, sessionState } from '@kiln/protocol';
+import {
+  apiError,
+  type ErrorCode,
+  type ProjectSession,
+  type ProjectSummary,
+  type SendMessageRequest,
+  type SendMessageResponse,
+  type SessionState,
+  sessionState,
+} from '@kiln/protocol';
 
 /** An HTTP error from the API, with the `{ error: { code, message } }` body when it had one. */
 export class ApiError extends Error {
@@ -101,4 +110,69 @@ function isMeBody(body: unknown): body is { user: Me } {
     'email' in user &&
     typeof user.email === 'string'
   );
+}
+
+/** `POST /api/auth/sign-in/email` or `sign-up/email` (Better Auth): sets the session cookie. */
+export async function signInWithPassword(
+  mode: 'sign-in' | 'sign-up',
+  body: { email: string; password: string; name?: string },
+): Promise<void> {
+  await apiFetch(`/api/auth/${mode}/email`, { method: 'POST', body: JSON.stringify(body) });
+}
+
+/** `GET /api/auth/methods`: whether GitHub sign-in is configured. */
+export async function fetchAuthMethods(): Promise<{ password: boolean; github: boolean }> {
+  return (await apiFetch('/api/auth/methods')).json();
+}
+
+/** `GET /api/projects`. */
+export async function fetchProjects(signal?: AbortSignal): Promise<ProjectSummary[]> {
+  const response = await apiFetch('/api/projects', signal ? { signal } : {});
+  return ((await response.json()) as { projects: ProjectSummary[] }).projects;
+}
+
+/** `POST /api/projects`. */
+export async function createProject(name: string): Promise<ProjectSummary> {
+  const response = await apiFetch('/api/projects', {
+    method: 'POST',
+    body: JSON.stringify({ name }),
+  });
+  return response.json();
+}
+
+/** `GET /api/projects/:id`. */
+export async function fetchProject(
+  projectId: string,
+  signal?: AbortSignal,
+): Promise<ProjectSummary> {
+  const response = await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}`,
+    signal ? { signal } : {},
+  );
+  return response.json();
+}
+
+/** `GET /api/projects/:id/sessions`: oldest first. */
+export async function fetchProjectSessions(
+  projectId: string,
+  signal?: AbortSignal,
+): Promise<ProjectSession[]> {
+  const response = await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}/sessions`,
+    signal ? { signal } : {},
+  );
+  return ((await response.json()) as { sessions: ProjectSession[] }).sessions;
+}
+
+/** `POST /api/projects/:projectId/sessions/:sessionId/messages` (creates the session on first use). */
+export async function sendMessage(
+  projectId: string,
+  sessionId: string,
+  body: SendMessageRequest,
+): Promise<SendMessageResponse> {
+  const response = await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}/sessions/${encodeURIComponent(sessionId)}/messages`,
+    { method: 'POST', body: JSON.stringify(body) },
+  );
+  return response.json();
 }

@@ -19,9 +19,11 @@ export interface Principal {
 /** A runner authenticated by its runner token: it may connect to its hub and ingest leased builds. */
 export interface RunnerPrincipal {
   runnerId: string;
-  /** The account that owns the runner (whose hub it joins). */
+  /** The account that owns the runner (whose hub it joins, unless shared). */
   userId: string;
   name: string;
+  /** Serves every account without runners of its own (joins the shared hub). */
+  shared: boolean;
 }
 
 /** Prefix of runner tokens; personal access tokens start with `kiln_pat_`. */
@@ -52,7 +54,12 @@ export async function runnerForToken(
   token: string,
 ): Promise<RunnerPrincipal | undefined> {
   const rows = await drizzle(db)
-    .select({ runnerId: runnerTokens.id, userId: runnerTokens.userId, name: runnerTokens.name })
+    .select({
+      runnerId: runnerTokens.id,
+      userId: runnerTokens.userId,
+      name: runnerTokens.name,
+      shared: runnerTokens.shared,
+    })
     .from(runnerTokens)
     .where(and(eq(runnerTokens.tokenHash, await hashToken(token)), isNull(runnerTokens.revokedAt)))
     .limit(1);

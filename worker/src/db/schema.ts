@@ -267,6 +267,11 @@ export const runnerTokens = sqliteTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     tokenHash: text('token_hash').notNull().unique(),
+    /**
+     * A shared (hosted) runner serves every account that has no runner of its own; made by the
+     * operator (the dev stack seeds one), never through the API.
+     */
+    shared: integer('shared', { mode: 'boolean' }).notNull().default(false),
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at'),
     revokedAt: integer('revoked_at'),

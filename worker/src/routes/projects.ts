@@ -25,6 +25,7 @@ import {
 } from '../db/schema';
 import { type AppEnv, fail, validate } from '../http';
 import { publishProjectEvents } from '../project/publish';
+import { hubFor } from '../runners/runner-hub';
 import {
   NAME_HEADER,
   PRINCIPAL_HEADER,
@@ -210,8 +211,7 @@ export const projects = new Hono<AppEnv>()
       .select({ id: generationSessions.id })
       .from(generationSessions)
       .where(eq(generationSessions.projectId, projectId));
-    const ownerId = await projectOwner(c.env.DB, projectId);
-    const hub = c.env.RUNNER_HUBS.getByName(ownerId);
+    const hub = await hubFor(c.env, await projectOwner(c.env.DB, projectId));
     for (const s of sessions) {
       await hub.cancelSession(s.id);
       await c.env.SESSIONS.getByName(s.id).destroy();
@@ -317,7 +317,7 @@ export const projects = new Hono<AppEnv>()
       );
       // Always hand the turn to the hub: it is idempotent on the message id, so a retry after a
       // failure between the append and here still dispatches exactly once.
-      const hub = c.env.RUNNER_HUBS.getByName(await projectOwner(c.env.DB, projectId));
+      const hub = await hubFor(c.env, await projectOwner(c.env.DB, projectId));
       await hub.enqueue({
         messageId: message.messageId,
         sessionId,
@@ -382,9 +382,8 @@ export const projects = new Hono<AppEnv>()
     const { projectId, sessionId } = c.req.valid('param');
     requireWriter(await projectRole(c.env.DB, projectId, c.var.principal.userId));
     await sessionIn(c.env.DB, projectId, sessionId);
-    await c.env.RUNNER_HUBS.getByName(await projectOwner(c.env.DB, projectId)).cancelSession(
-      sessionId,
-    );
+    const hub = await hubFor(c.env, await projectOwner(c.env.DB, projectId));
+    await hub.cancelSession(sessionId);
     await c.env.SESSIONS.getByName(sessionId).destroy();
     await drizzle(c.env.DB).delete(generationSessions).where(eq(generationSessions.id, sessionId));
     await publishProjectEvents(c.env, projectId, [{ type: 'session-deleted', sessionId }]);

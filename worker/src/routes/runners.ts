@@ -12,7 +12,7 @@ import {
 } from '../auth/principal';
 import { runnerTokens } from '../db/schema';
 import { type AppEnv, fail, validate } from '../http';
-import { RUNNER_ID_HEADER, RUNNER_NAME_HEADER } from '../runners/runner-hub';
+import { RUNNER_ID_HEADER, RUNNER_NAME_HEADER, SHARED_HUB } from '../runners/runner-hub';
 import { idParam } from './ids';
 
 /**
@@ -31,7 +31,8 @@ export const runners = new Hono<AppEnv>()
     const headers = new Headers(c.req.raw.headers);
     headers.set(RUNNER_ID_HEADER, runner.runnerId);
     headers.set(RUNNER_NAME_HEADER, runner.name);
-    return c.env.RUNNER_HUBS.getByName(runner.userId).fetch(new Request(c.req.raw, { headers }));
+    const hub = runner.shared ? SHARED_HUB : runner.userId;
+    return c.env.RUNNER_HUBS.getByName(hub).fetch(new Request(c.req.raw, { headers }));
   })
   .use(requirePrincipal)
   .get('/', async (c) => {

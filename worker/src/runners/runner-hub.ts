@@ -19,6 +19,22 @@ export const OFFER_TIMEOUT_MS = 10_000;
 /** A running build whose runner has been gone this long stops holding its session's queue. */
 export const RUNNER_LOST_MS = 60_000;
 
+/** Name of the hub that shared (hosted) runners join; account hubs are named by user id. */
+export const SHARED_HUB = 'shared';
+
+/**
+ * The hub that builds a project: its owner's when the owner has a runner token, otherwise the
+ * shared hub (hosted runners; the dev stack's local runner).
+ */
+export async function hubFor(env: Env, ownerId: string) {
+  const own = await env.DB.prepare(
+    'SELECT 1 AS one FROM runner_tokens WHERE user_id = ? AND revoked_at IS NULL AND shared = 0 LIMIT 1',
+  )
+    .bind(ownerId)
+    .first();
+  return env.RUNNER_HUBS.getByName(own ? ownerId : SHARED_HUB);
+}
+
 /** Headers the worker sets on an authorized `GET /api/runners/connect`. */
 export const RUNNER_ID_HEADER = 'x-kiln-runner';
 export const RUNNER_NAME_HEADER = 'x-kiln-runner-name';

@@ -1,0 +1,1 @@
+ALTER TABLE `runner_tokens` ADD `shared` integer DEFAULT false NOT NULL;

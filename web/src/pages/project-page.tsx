@@ -1,0 +1,140 @@
+import type { ProjectSession, ProjectSummary } from '@kiln/protocol';
+import { type FormEvent, useEffect, useMemo, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
+import { fetchProject, fetchProjectSessions, sendMessage } from '../lib/api';
+import { mergeSessions, useProjectChannel } from '../lib/use-project-channel';
+
+/**
+ * `/projects/:projectId`: the project's sessions in order, live from the project channel, and a
+ * composer that starts a new session (the session id and message id are made here, so a retried
+ * send is the same message).
+ */
+export function ProjectPage() {
+  const { projectId = '' } = useParams();
+  const [project, setProject] = useState<ProjectSummary | null>(null);
+  const [loaded, setLoaded] = useState<ProjectSession[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const channel = useProjectChannel(projectId);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    Promise.all([
+      fetchProject(projectId, abort.signal),
+      fetchProjectSessions(projectId, abort.signal),
+    ]).then(
+      ([p, s]) => {
+        setProject(p);
+        setLoaded(s);
+      },
+      (caught: unknown) => {
+        if (!abort.signal.aborted) setError(caught instanceof Error ? caught.message : 'Failed');
+      },
+    );
+    return () => abort.abort();
+  }, [projectId]);
+
+  const deleted = useMemo(() => new Set<string>(), []);
+  const sessions = mergeSessions(loaded, channel.state, deleted);
+  const canWrite = project !== null && project.role !== 'viewer';
+
+  return (
+    <div className="home">
+      <section className="hero">
+        <h1 data-testid="project-name">{channel.state.name ?? project?.name ?? 'Project'}</h1>
+        <p className="muted">
+          {channel.connected ? 'Live' : 'Connecting…'} · {channel.viewers.length} watching
+        </p>
+      </section>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {canWrite && <Composer projectId={projectId} />}
+      <section className="card">
+        <h2>Sessions</h2>
+        {sessions.length === 0 && <p className="muted">No sessions yet: send a prompt.</p>}
+        <ol className="session-list" data-testid="session-list">
+          {sessions.map((s) => (
+            <li key={s.sessionId} data-testid="session-item" data-session-id={s.sessionId}>
+              <Link to={`/projects/${projectId}/s/${s.sessionId}`}>
+                {s.title || s.firstMessagePreview || 'Untitled session'}
+              </Link>{' '}
+              <span className={`badge badge-${s.status}`} data-testid="session-item-status">
+                {s.status}
+              </span>
+            </li>
+          ))}
+        </ol>
+      </section>
+    </div>
+  );
+}
+
+function Composer({ projectId }: { projectId: string }) {
+  const [text, setText] = useState('');
+  const [agent, setAgent] = useState('demo');
+  const [model, setModel] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const navigate = useNavigate();
+
+  async function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (!text.trim()) return;
+    setBusy(true);
+    setError(null);
+    const sessionId = crypto.randomUUID();
+    const clientMessageId = crypto.randomUUID();
+    try {
+      await sendMessage(projectId, sessionId, { clientMessageId, text: text.trim(), agent, model });
+      void navigate(`/projects/${projectId}/s/${sessionId}`);
+    } catch (caught) {
+      setError(caught instanceof Error ? caught.message : 'Could not send');
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="card composer" onSubmit={onSubmit}>
+      <h2>New session</h2>
+      <label className="field">
+        <span>Prompt</span>
+        <textarea
+          data-testid="composer-text"
+          rows={3}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          placeholder="Build a landing page for a bakery"
+          disabled={busy}
+        />
+      </label>
+      <div className="inline-form">
+        <label className="field">
+          <span>Agent</span>
+          <select value={agent} onChange={(e) => setAgent(e.target.value)} disabled={busy}>
+            <option value="demo">demo</option>
+            <option value="ai-sdk">ai-sdk</option>
+          </select>
+        </label>
+        <label className="field">
+          <span>Model</span>
+          <input
+            value={model}
+            onChange={(e) => setModel(e.target.value)}
+            placeholder="default"
+            disabled={busy}
+          />
+        </label>
+        <button type="submit" className="button button-primary" disabled={busy || !text.trim()}>
+          {busy ? 'Starting…' : 'Start session'}
+        </button>
+      </div>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}

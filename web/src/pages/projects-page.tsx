@@ -1,0 +1,74 @@
+import type { ProjectSummary } from '@kiln/protocol';
+import { type FormEvent, useEffect, useState } from 'react';
+import { Link, useNavigate } from 'react-router';
+import { createProject, fetchProjects } from '../lib/api';
+
+/** `/`: the person's projects, and a form to create one. */
+export function ProjectsPage() {
+  const [projects, setProjects] = useState<ProjectSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const [busy, setBusy] = useState(false);
+  const navigate = useNavigate();
+
+  useEffect(() => {
+    const abort = new AbortController();
+    fetchProjects(abort.signal).then(setProjects, (caught: unknown) => {
+      if (!abort.signal.aborted) setError(caught instanceof Error ? caught.message : 'Failed');
+    });
+    return () => abort.abort();
+  }, []);
+
+  async function onCreate(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (!name.trim()) return;
+    setBusy(true);
+    try {
+      const project = await createProject(name.trim());
+      void navigate(`/projects/${project.id}`);
+    } catch (caught) {
+      setError(caught instanceof Error ? caught.message : 'Could not create the project');
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="home">
+      <section className="hero">
+        <h1>Projects</h1>
+        <p className="lead">Each project is an ordered list of sessions built by your runners.</p>
+      </section>
+      <section className="home-grid">
+        <article className="card">
+          <h2>Your projects</h2>
+          {error && (
+            <p className="form-error" role="alert">
+              {error}
+            </p>
+          )}
+          {projects === null && !error && <p className="muted">Loading…</p>}
+          {projects?.length === 0 && <p className="muted">No projects yet: create one.</p>}
+          <ul className="project-list" data-testid="project-list">
+            {projects?.map((p) => (
+              <li key={p.id}>
+                <Link to={`/projects/${p.id}`}>{p.name}</Link> <span className="tag">{p.role}</span>
+              </li>
+            ))}
+          </ul>
+        </article>
+        <article className="card">
+          <h2>New project</h2>
+          <form className="inline-form" onSubmit={onCreate}>
+            <label className="field">
+              <span>Project name</span>
+              <input value={name} onChange={(e) => setName(e.target.value)} disabled={busy} />
+            </label>
+            <button type="submit" className="button button-primary" disabled={busy || !name.trim()}>
+              Create project
+            </button>
+          </form>
+        </article>
+      </section>
+    </div>
+  );
+}
