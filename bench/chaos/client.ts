@@ -1,0 +1,204 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { applyEvent, SeqGapError, type SessionEvent, type SessionState } from '@kiln/protocol';
+import WebSocket from 'ws';
+import { ROOT } from '../../scripts/dev-stack.ts';
+import type { BenchStack } from '../src/stack';
+
+const run = promisify(execFile);
+
+/** sha256 of a canonical JSON (keys sorted at every level). */
+export function stateHash(state: unknown): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canon(state)))
+    .digest('hex');
+}
+
+/**
+ * A subscriber that runs the shared reducer and always comes back: on any close it reconnects
+ * and says `hello {lastSeq: its head}`; a gap makes it say hello again. Counts events it applied
+ * and any event it was sent twice on one connection.
+ */
+export class ChaosClient {
+  state: SessionState;
+  ws: WebSocket | null = null;
+  connections = 0;
+  duplicates = 0;
+  private stopped = false;
+  private seenThisConnection = new Set<number>();
+
+  constructor(
+    private readonly stack: BenchStack,
+    readonly sessionId: string,
+  ) {
+    this.state = createSessionState(sessionId, stack.config.projectId);
+  }
+
+  get headSeq() {
+    return this.state.headSeq;
+  }
+
+  connect(): void {
+    if (this.stopped) return;
+    const url = `${this.stack.server.replace(/^http/, 'ws')}/api/sessions/${this.sessionId}/ws`;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.stack.config.token}` },
+    });
+    this.ws = ws;
+    this.seenThisConnection = new Set();
+    ws.on('message', (data: Buffer) => this.onFrame(ws, JSON.parse(data.toString())));
+    ws.on('error', () => undefined); // 'close' follows and reconnects
+    ws.on('close', () => {
+      if (this.ws === ws) this.ws = null;
+      if (!this.stopped) setTimeout(() => this.connect(), 50 + Math.random() * 200);
+    });
+    this.connections++;
+  }
+
+  /** Drops the socket abruptly (no close frame); it reconnects on its own. */
+  drop(): void {
+    this.ws?.terminate();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.ws?.terminate();
+  }
+
+  private onFrame(
+    ws: WebSocket,
+    frame: { type: string; state?: SessionState; events?: SessionEvent[] },
+  ): void {
+    switch (frame.type) {
+      case 'ready':
+        ws.send(JSON.stringify({ type: 'hello', lastSeq: this.headSeq }));
+        return;
+      case 'snapshot':
+        this.state = frame.state!;
+        return;
+      case 'events':
+        for (const event of frame.events!) {
+          if (this.seenThisConnection.has(event.seq)) this.duplicates++;
+          this.seenThisConnection.add(event.seq);
+          try {
+            this.state = applyEvent(this.state, event);
+          } catch (error) {
+            if (!(error instanceof SeqGapError)) throw error;
+            ws.send(JSON.stringify({ type: 'hello', lastSeq: this.headSeq }));
+            return;
+          }
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Resolves when the client's head reaches `seq`. */
+  async until(seq: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.headSeq < seq) {
+      if (Date.now() > deadline) throw new Error(`client stuck at ${this.headSeq} of ${seq}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+export async function api<T>(stack: BenchStack, path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(`${stack.server}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${stack.config.token}`,
+      'content-type': 'application/json',
+    },
+  });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** Rows from the stack's local D1, read with wrangler as e2e/harness.ts does. */
+export async function d1Query<T>(stack: BenchStack, sql: string): Promise<T[]> {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
+      'd1',
+      'execute',
+      'DB',
+      '--local',
+      '--json',
+      '--persist-to',
+      join(stack.dir, 'state'),
+      '--command',
+      sql,
+    ],
+    { cwd: ROOT, env: { ...process.env, CI: 'true' }, maxBuffer: 64 * 1024 * 1024 },
+  );
+  return (JSON.parse(stdout) as { results: T[] }[])[0]?.results ?? [];
+}
+
+/** Waits until D1's projections caught up with the log (bounded). */
+export async function d1CaughtUp(stack: BenchStack, sessionId: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const health = await api<{ d1LagEvents: number }>(stack, `/api/sessions/${sessionId}/health`);
+    if (health.d1LagEvents === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('D1 did not catch up in 60 s');
+}
+
+/**
+ * The end of every chaos test: every client's reducer state hashes like the server's, and D1's
+ * session row, messages and tool calls match the log's state.
+ */
+export async function expectConsistent(
+  stack: BenchStack,
+  sessionId: string,
+  clients: readonly ChaosClient[],
+): Promise<SessionState> {
+  const server = await api<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+  for (const client of clients) await client.until(server.headSeq);
+  const serverHash = stateHash(server);
+  for (const client of clients) {
+    if (stateHash(client.state) !== serverHash) {
+      throw new Error(`a client's state differs from the server's at head ${server.headSeq}`);
+    }
+    if (client.duplicates > 0) throw new Error(`a client got ${client.duplicates} events twice`);
+  }
+  await d1CaughtUp(stack, sessionId);
+  const id = sessionId.replaceAll("'", "''");
+  const [row] = await d1Query<{ head_seq: number; message_count: number; tool_call_count: number }>(
+    stack,
+    `SELECT head_seq, message_count, tool_call_count FROM generation_sessions WHERE id = '${id}'`,
+  );
+  const messages = await d1Query<{ message_id: string; text: string }>(
+    stack,
+    `SELECT message_id, text FROM messages WHERE session_id = '${id}'`,
+  );
+  const tools = await d1Query<{ n: number }>(
+    stack,
+    `SELECT count(*) AS n FROM generation_tool_calls WHERE session_id = '${id}'`,
+  );
+  if (row?.head_seq !== server.headSeq)
+    throw new Error(`D1 head ${row?.head_seq} ≠ ${server.headSeq}`);
+  if (tools[0]?.n !== server.toolCalls.length) throw new Error('D1 tool calls differ from the log');
+  const texts = new Map(messages.map((m) => [m.message_id, m.text]));
+  for (const message of server.messages) {
+    if (texts.get(message.messageId) !== message.text) {
+      throw new Error(`D1 text of ${message.messageId} differs from the log`);
+    }
+  }
+  return server;
+}
