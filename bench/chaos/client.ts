@@ -2,7 +2,13 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { applyEvent, SeqGapError, type SessionEvent, type SessionState } from '@kiln/protocol';
+import {
+  applyEvent,
+  createSessionState,
+  SeqGapError,
+  type SessionEvent,
+  type SessionState,
+} from '@kiln/protocol';
 import WebSocket from 'ws';
 import { ROOT } from '../../scripts/dev-stack.ts';
 import type { BenchStack } from '../src/stack';
