@@ -13,6 +13,9 @@ export default defineConfig({
           LEASE_MS: '1500',
           LEASE_GRACE_MS: '1500',
           INTERRUPT_GRACE_MS: '500',
+          // Tiny viewer shards, so every test with more than two subscribers goes through one.
+          SHARD_THRESHOLD: '2',
+          SHARD_CAPACITY: '2',
           TEST_MIGRATIONS: await readD1Migrations(
             fileURLToPath(new URL('../migrations', import.meta.url)),
           ),

@@ -79,3 +79,11 @@ export const LAG_LIMIT_EVENTS = 5000;
 
 /** A subscriber that wants flow control acks at least every this many events (or every second). */
 export const ACK_EVERY_EVENTS = 500;
+
+/**
+ * Subscribers a SessionDO holds itself; past this, new subscribers go to viewer shards, each
+ * holding at most `SHARD_CAPACITY`, fed one batch per flush. 250 sockets at one flush per 32 ms
+ * stay under the 8,000 sends/s budget; each shard has the same budget for its own sockets.
+ */
+export const SHARD_THRESHOLD = 250;
+export const SHARD_CAPACITY = 250;

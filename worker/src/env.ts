@@ -1,11 +1,14 @@
 import type { ProjectObject } from './project/project-object';
 import type { RunnerHub } from './runners/runner-hub';
 import type { SessionObject } from './session/session-object';
+import type { ViewerShard } from './session/viewer-shard';
 
 /** Bindings from wrangler.toml. */
 export interface Env {
   DB: D1Database;
   SESSIONS: DurableObjectNamespace<SessionObject>;
+  /** Viewer shards of busy sessions, named `<sessionId>#<index>`. */
+  VIEWER_SHARDS: DurableObjectNamespace<ViewerShard>;
   /** One ProjectDO per project: the ordered project channel. */
   PROJECTS: DurableObjectNamespace<ProjectObject>;
   /** One RunnerHubDO per account: its runners' registry and the dispatch queue. */
@@ -23,4 +26,7 @@ export interface Env {
   LEASE_GRACE_MS?: string;
   INTERRUPT_GRACE_MS?: string;
   STUCK_SESSION_MS?: string;
+  /** Viewer shard overrides (tests make them tiny); unset means the protocol's constants. */
+  SHARD_THRESHOLD?: string;
+  SHARD_CAPACITY?: string;
 }

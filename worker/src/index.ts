@@ -12,6 +12,7 @@ import { sweepStuckSessions } from './session/sweep';
 export { ProjectObject } from './project/project-object';
 export { RunnerHub } from './runners/runner-hub';
 export { SessionObject } from './session/session-object';
+export { ViewerShard } from './session/viewer-shard';
 
 /** The Kiln worker: the HTTP API under /api; everything else is the SPA (wrangler `[assets]`). */
 const app = new Hono<AppEnv>()

@@ -152,8 +152,9 @@ describe('slow subscribers', () => {
     const [lagging] = await slow.waitForType('error');
     expect(lagging).toMatchObject({ code: 'lagging', fatal: false });
     const received = slow.events();
-    expect(received.length).toBeGreaterThanOrEqual(LAG_LIMIT_EVENTS);
-    expect(received.length).toBeLessThan(7000);
+    // Never sent more than LAG_LIMIT_EVENTS past its last ack (0), and held back before the end.
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.length).toBeLessThanOrEqual(LAG_LIMIT_EVENTS);
     slow.send({ type: 'ack', seq: received.at(-1)!.seq });
     const [snapshot] = await slow.waitForType('snapshot');
     expect(snapshot).toMatchObject({ seq: 7000 });

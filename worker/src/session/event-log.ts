@@ -4,6 +4,7 @@ import {
   type SessionState,
   sessionEvent,
   sessionState,
+  type Viewer,
 } from '@kiln/protocol';
 import type { BuildStatus } from './lifecycle';
 
@@ -17,7 +18,8 @@ import type { BuildStatus } from './lifecycle';
  * - `builds(build_id PK, holder, epoch, acked_producer_seq, lease_expires_at, status)`;
  * - `snapshots(seq PK, state)`;
  * - `meta(key PK, value)`;
- * - `timers(name PK, due_at)` — every timer the one alarm drives.
+ * - `timers(name PK, due_at)` — every timer the one alarm drives;
+ * - `shards(idx PK, sockets, viewers)` — the viewer shards and who watches through each.
  */
 
 export interface BuildRow {
@@ -62,6 +64,9 @@ export class EventLog {
     this.sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.sql.exec(
       'CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, due_at INTEGER NOT NULL)',
+    );
+    this.sql.exec(
+      'CREATE TABLE IF NOT EXISTS shards (idx INTEGER PRIMARY KEY, sockets INTEGER NOT NULL, viewers TEXT NOT NULL)',
     );
   }
 
@@ -176,6 +181,27 @@ export class EventLog {
 
   setMeta(key: string, value: string): void {
     this.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
+  }
+
+  /** Viewer shards by index, with their socket counts and viewers. */
+  shards(): { index: number; sockets: number; viewers: Viewer[] }[] {
+    return this.sql
+      .exec<{ idx: number; sockets: number; viewers: string }>('SELECT * FROM shards ORDER BY idx')
+      .toArray()
+      .map((row) => ({
+        index: row.idx,
+        sockets: row.sockets,
+        viewers: JSON.parse(row.viewers) as Viewer[],
+      }));
+  }
+
+  putShard(index: number, sockets: number, viewers: readonly Viewer[]): void {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO shards (idx, sockets, viewers) VALUES (?, ?, ?)',
+      index,
+      sockets,
+      JSON.stringify(viewers),
+    );
   }
 
   deleteMeta(key: string): void {

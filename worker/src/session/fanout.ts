@@ -66,6 +66,8 @@ export interface FanoutTarget<S> {
   lagging(socket: S): void;
   /** Sends a lagging socket that has caught up a snapshot at head; returns that seq. */
   resync(socket: S): number;
+  /** Passes each flushed batch on elsewhere too (the session's viewer shards). */
+  forward?(events: SessionEvent[]): void;
 }
 
 /**
@@ -146,6 +148,7 @@ export class Fanout<S> {
     this.pending = [];
     const last = events[events.length - 1]!.seq;
     const redacted = events.map((e) => this.target.redact(e));
+    this.target.forward?.(redacted);
     // Most sockets take every pending event: build those frames once for all of them.
     const shared = eventFrames(redacted);
     for (const socket of this.target.subscribers()) {
@@ -159,8 +162,10 @@ export class Fanout<S> {
         continue;
       }
       const sent = this.sentSeq.get(socket);
+      // A socket caught up past this batch keeps its mark; one exactly at it no longer needs it.
+      if (sent !== undefined && sent > last) continue;
       this.sentSeq.delete(socket);
-      if (sent !== undefined && sent >= last) continue;
+      if (sent === last) continue;
       const frames =
         sent === undefined || sent < events[0]!.seq
           ? shared

@@ -27,6 +27,8 @@ import {
   type RunnerEventBody,
   type SessionEvent,
   type SessionState,
+  SHARD_CAPACITY,
+  SHARD_THRESHOLD,
   STUCK_SESSION_MS,
   TOOL_OUTPUT_LIMIT_BYTES,
   type Viewer,
@@ -41,6 +43,19 @@ import { eventFrames, Fanout } from './fanout';
 import { finishOrphanedTurn, leaseActions } from './lifecycle';
 import { collectTouched, projectionStatements } from './projection';
 import { TokenBucket } from './rate-limit';
+import {
+  closeQuietly,
+  NAME_HEADER,
+  PRINCIPAL_HEADER,
+  PROJECT_HEADER,
+  ROLE_HEADER,
+  SESSION_HEADER,
+  SHARD_INDEX_HEADER,
+  type SubscriberAttachment,
+  sendQuietly,
+  subscriberAttachment,
+  viewerOf,
+} from './subscriber';
 
 /** Events between stored state snapshots, so loading never re-reads the whole log. */
 const SNAPSHOT_EVERY = 1000;
@@ -49,25 +64,16 @@ const WRITE_THROUGH_DELAY_MS = 200;
 /** Events projected into D1 per batch. */
 const WRITE_THROUGH_CHUNK = 1000;
 
-/** Headers the worker sets after authenticating a socket upgrade. */
-export const PRINCIPAL_HEADER = 'x-kiln-principal';
-export const ROLE_HEADER = 'x-kiln-role';
-export const NAME_HEADER = 'x-kiln-name';
-export const SESSION_HEADER = 'x-kiln-session';
-export const PROJECT_HEADER = 'x-kiln-project';
+export {
+  NAME_HEADER,
+  PRINCIPAL_HEADER,
+  PROJECT_HEADER,
+  ROLE_HEADER,
+  SESSION_HEADER,
+} from './subscriber';
 
 type Attachment =
-  | {
-      role: 'subscriber';
-      viewerId: string;
-      principal: string;
-      displayName: string;
-      canWrite: boolean;
-      since: number;
-      /** True once `hello` was answered: from then on it receives every live batch. */
-      ready: boolean;
-      badFrames: number;
-    }
+  | SubscriberAttachment
   | {
       role: 'ingest';
       principal: string;
@@ -123,6 +129,7 @@ export class SessionObject extends DurableObject<Env> {
         this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
         return state.headSeq;
       },
+      forward: (events) => this.deliverToShards(events),
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.log.migrate();
@@ -194,6 +201,24 @@ export class SessionObject extends DurableObject<Env> {
     );
     this.commandRunners({ kind: 'user-message', messageId, text });
     return { messageId, seq: event!.seq, created: true };
+  }
+
+  /** For viewer shards: the state at head, for a snapshot frame. */
+  async viewerSnapshot(): Promise<{ seq: number; state: SessionState }> {
+    const state = this.requireState();
+    return { seq: state.headSeq, state };
+  }
+
+  /** For viewer shards: a subscriber's interrupt; returns why not, if it could not. */
+  async interruptTurn(): Promise<string | undefined> {
+    return this.interruptRunningTurn();
+  }
+
+  /** For viewer shards: who watches through a shard, and how many of its sockets closed. */
+  async shardReport(index: number, closed: number, viewers: Viewer[]): Promise<void> {
+    const sockets = this.log.shards().find((s) => s.index === index)?.sockets ?? 0;
+    this.log.putShard(index, Math.max(0, sockets - closed), viewers);
+    this.broadcastPresence();
   }
 
   async getState(): Promise<SessionState | null> {
@@ -275,24 +300,22 @@ export class SessionObject extends DurableObject<Env> {
       attachment = { role: 'ingest', principal, badFrames: 0 };
       this.ctx.acceptWebSocket(server, ['ingest']);
     } else {
-      const viewerId = crypto.randomUUID();
-      attachment = {
-        role: 'subscriber',
-        viewerId,
+      if (this.ctx.getWebSockets('subscriber').length >= this.timing.shardThreshold) {
+        return this.handToShard(request, sessionId);
+      }
+      const subscriber = subscriberAttachment({
         principal,
-        displayName: request.headers.get(NAME_HEADER) ?? principal,
-        canWrite: request.headers.get(ROLE_HEADER) !== 'viewer',
-        since: Date.now(),
-        ready: false,
-        badFrames: 0,
-      };
+        displayName: request.headers.get(NAME_HEADER),
+        role: request.headers.get(ROLE_HEADER),
+      });
+      attachment = subscriber;
       this.ctx.acceptWebSocket(server, ['subscriber']);
       this.send(server, {
         type: 'ready',
         sessionId,
         headSeq: this.state?.headSeq ?? 0,
         protocolVersion: PROTOCOL_VERSION,
-        viewerId,
+        viewerId: subscriber.viewerId,
       });
     }
     server.serializeAttachment(attachment);
@@ -383,7 +406,7 @@ export class SessionObject extends DurableObject<Env> {
 
   private async onClientFrame(
     ws: WebSocket,
-    attachment: Extract<Attachment, { role: 'subscriber' }>,
+    attachment: SubscriberAttachment,
     frame: ClientFrame,
   ): Promise<void> {
     const state = this.requireState();
@@ -467,8 +490,8 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   /** Ready subscribers and their attachments. */
-  private readySubscribers(): [WebSocket, Extract<Attachment, { role: 'subscriber' }>][] {
-    const ready: [WebSocket, Extract<Attachment, { role: 'subscriber' }>][] = [];
+  private readySubscribers(): [WebSocket, SubscriberAttachment][] {
+    const ready: [WebSocket, SubscriberAttachment][] = [];
     for (const ws of this.ctx.getWebSockets('subscriber')) {
       const attachment = ws.deserializeAttachment() as Attachment;
       if (attachment.role === 'subscriber' && attachment.ready) ready.push([ws, attachment]);
@@ -476,16 +499,58 @@ export class SessionObject extends DurableObject<Env> {
     return ready;
   }
 
-  /** Tells every ready subscriber who is watching (`except` is closing). */
+  /** Tells every ready subscriber, here and on shards, who is watching (`except` is closing). */
   private broadcastPresence(except?: WebSocket): void {
     const subscribers = this.readySubscribers().filter(([ws]) => ws !== except);
-    const viewers: Viewer[] = subscribers.map(([, a]) => ({
-      viewerId: a.viewerId,
-      displayName: a.displayName,
-      since: a.since,
-    }));
+    const shards = this.log.shards();
+    const viewers: Viewer[] = [
+      ...subscribers.map(([, a]) => viewerOf(a)),
+      ...shards.flatMap((shard) => shard.viewers),
+    ];
     const frame = JSON.stringify({ type: 'presence', viewers });
     for (const [ws] of subscribers) sendQuietly(ws, frame);
+    for (const shard of shards) {
+      if (shard.sockets > 0) {
+        this.shardStub(shard.index)
+          .deliverPresence(viewers)
+          .catch((error: unknown) =>
+            console.warn(`presence to shard ${shard.index} failed`, error),
+          );
+      }
+    }
+  }
+
+  // --- viewer shards ---
+
+  /** Hands a subscriber upgrade to the first shard with room (DESIGN §4: audience scale). */
+  private handToShard(request: Request, sessionId: string): Promise<Response> {
+    const shards = this.log.shards();
+    const index =
+      shards.find((s) => s.sockets < this.timing.shardCapacity)?.index ??
+      Math.max(-1, ...shards.map((s) => s.index)) + 1;
+    const shard = shards.find((s) => s.index === index);
+    // Count it now so a burst of upgrades spreads over shards before their reports arrive.
+    this.log.putShard(index, (shard?.sockets ?? 0) + 1, shard?.viewers ?? []);
+    const headers = new Headers(request.headers);
+    headers.set(SESSION_HEADER, sessionId);
+    headers.set(SHARD_INDEX_HEADER, String(index));
+    return this.shardStub(index).fetch(new Request(request, { headers }));
+  }
+
+  private shardStub(index: number) {
+    return this.env.VIEWER_SHARDS.getByName(`${this.requireState().sessionId}#${index}`);
+  }
+
+  /** One batch per flush to every shard with sockets. */
+  private deliverToShards(events: SessionEvent[]): void {
+    const sessionId = this.requireState().sessionId;
+    for (const shard of this.log.shards()) {
+      if (shard.sockets === 0) continue;
+      this.shardStub(shard.index)
+        .deliver(sessionId, events)
+        // The shard fetches what it missed on its next delivery; nothing else to do here.
+        .catch((error: unknown) => console.warn(`delivery to shard ${shard.index} failed`, error));
+    }
   }
 
   private onSocketGone(ws: WebSocket): void {
@@ -631,21 +696,22 @@ export class SessionObject extends DurableObject<Env> {
     this.send(ws, { type: 'ready', ackedProducerSeq: build.ackedProducerSeq });
   }
 
-  /** Asks the runner to stop; if the turn is still running after the grace period, ends it. */
   private interrupt(ws: WebSocket): void {
+    const refusal = this.interruptRunningTurn();
+    if (refusal) this.send(ws, { type: 'error', code: 'conflict', message: refusal, fatal: false });
+  }
+
+  /**
+   * Asks the runner to stop; if the turn is still running after the grace period, ends it.
+   * Returns why it could not, if it could not.
+   */
+  private interruptRunningTurn(): string | undefined {
     const turn = this.requireState().turns.findLast((t) => t.status === 'running');
-    if (!turn) {
-      this.send(ws, {
-        type: 'error',
-        code: 'conflict',
-        message: 'no turn is running',
-        fatal: false,
-      });
-      return;
-    }
+    if (!turn) return 'no turn is running';
     this.commandRunners({ kind: 'interrupt' });
     this.log.setMeta('interruptTurnId', turn.turnId);
     this.setTimer('interrupt', Date.now() + this.timing.interruptGraceMs);
+    return undefined;
   }
 
   private enforceInterrupt(now: number): void {
@@ -872,6 +938,8 @@ function timingFrom(env: Env) {
     graceMs: ms(env.LEASE_GRACE_MS, LEASE_GRACE_MS),
     interruptGraceMs: ms(env.INTERRUPT_GRACE_MS, INTERRUPT_GRACE_MS),
     stuckMs: ms(env.STUCK_SESSION_MS, STUCK_SESSION_MS),
+    shardThreshold: ms(env.SHARD_THRESHOLD, SHARD_THRESHOLD),
+    shardCapacity: ms(env.SHARD_CAPACITY, SHARD_CAPACITY),
   };
 }
 
@@ -931,20 +999,4 @@ function checkEvents(
 function byteLength(text: string): number {
   // A UTF-16 code unit is at most 3 UTF-8 bytes; only count when it could matter.
   return text.length * 3 <= MAX_FRAME_BYTES ? text.length : new TextEncoder().encode(text).length;
-}
-
-function sendQuietly(ws: WebSocket, frame: string): void {
-  try {
-    ws.send(frame);
-  } catch {
-    // The socket closed between the check and the send; its close handler cleans up.
-  }
-}
-
-function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed: nothing left to do.
-  }
 }

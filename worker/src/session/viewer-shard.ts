@@ -1,0 +1,406 @@
+import { DurableObject } from 'cloudflare:workers';
+import {
+  type ClientFrame,
+  clientFrame,
+  eventsPage,
+  MAX_BAD_FRAMES,
+  MAX_CLIENT_FRAMES_PER_SECOND,
+  MAX_FRAME_BYTES,
+  PING_FRAME,
+  PONG_FRAME,
+  PROTOCOL_VERSION,
+  parseFrame,
+  REPLAY_LIMIT,
+  REPLAY_ROUND_EVENTS,
+  type SessionEvent,
+  type Viewer,
+} from '@kiln/protocol';
+import type { Env } from '../env';
+import { planCatchUp } from './catch-up';
+import { eventFrames, Fanout } from './fanout';
+import { TokenBucket } from './rate-limit';
+import {
+  closeQuietly,
+  NAME_HEADER,
+  PRINCIPAL_HEADER,
+  ROLE_HEADER,
+  SESSION_HEADER,
+  SHARD_INDEX_HEADER,
+  type SubscriberAttachment,
+  sendQuietly,
+  subscriberAttachment,
+  viewerOf,
+} from './subscriber';
+
+/**
+ * A viewer shard (DESIGN §4): past `SHARD_THRESHOLD` direct subscribers, a SessionDO hands new
+ * subscriber sockets to shards, each holding at most `SHARD_CAPACITY`, and feeds each shard one
+ * batch per flush instead of sending to every socket itself.
+ *
+ * A shard keeps the same promises as the session: `ready` first, `hello {lastSeq}` answered with
+ * the missing events in bounded rounds or a snapshot, then live batches with no gap and no repeat.
+ * It knows `headSeq`, the last seq the session delivered to it; every delivery and every catch-up
+ * runs on one queue, so a catch-up (which reads from the session) never interleaves with a live
+ * batch. A delivery that skips seqs makes the shard fetch the missing events first.
+ */
+export class ViewerShard extends DurableObject<Env> {
+  private headSeq = 0;
+  /** False until the shard knows where its stream starts (first catch-up or delivery). */
+  private started = false;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly fanout: Fanout<WebSocket>;
+  private readonly buckets = new WeakMap<WebSocket, TokenBucket>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.fanout = new Fanout<WebSocket>({
+      subscribers: () => this.ready().map(([ws]) => ws),
+      send: sendQuietly,
+      redact: (event) => event, // the session redacts before it delivers
+      lagging: (ws) =>
+        sendQuietly(
+          ws,
+          JSON.stringify({
+            type: 'error',
+            code: 'lagging',
+            message:
+              'you are reading slower than the session streams; a snapshot follows when you catch up',
+            fatal: false,
+          }),
+        ),
+      resync: (ws) => {
+        // Ordered after pending deliveries; the snapshot may be ahead of this shard's head.
+        void this.enqueue(async () => {
+          const { seq, state } = await this.session(ws).viewerSnapshot();
+          sendQuietly(ws, JSON.stringify({ type: 'snapshot', seq, state }));
+          this.fanout.markSent(ws, seq);
+        });
+        return this.headSeq;
+      },
+    });
+    void ctx.blockConcurrencyWhile(async () => {
+      const stored = await ctx.storage.get<number>('headSeq');
+      this.headSeq = stored ?? 0;
+      this.started = stored !== undefined;
+    });
+  }
+
+  // --- RPC from the SessionDO ---
+
+  /** Live events (already redacted), in seq order; called once per session flush. */
+  async deliver(sessionId: string, events: SessionEvent[]): Promise<void> {
+    await this.enqueue(async () => {
+      const first = events[0];
+      if (!first) return;
+      if (!this.started) this.start(first.seq - 1);
+      let fresh = events.filter((e) => e.seq > this.headSeq);
+      if (fresh[0] && fresh[0].seq > this.headSeq + 1) {
+        // A batch went missing or came out of order: fetch what lies between.
+        const missing = await this.readFromSession(sessionId, this.headSeq, fresh[0].seq - 1);
+        fresh = [...missing, ...fresh];
+      }
+      this.publish(fresh);
+    });
+  }
+
+  /** The session's presence list, to pass on to this shard's sockets. */
+  async deliverPresence(viewers: Viewer[]): Promise<void> {
+    const frame = JSON.stringify({ type: 'presence', viewers });
+    for (const [ws] of this.ready()) sendQuietly(ws, frame);
+  }
+
+  // --- sockets ---
+
+  override async fetch(request: Request): Promise<Response> {
+    const sessionId = request.headers.get(SESSION_HEADER);
+    const principal = request.headers.get(PRINCIPAL_HEADER);
+    const shardIndex = Number(request.headers.get(SHARD_INDEX_HEADER));
+    if (!sessionId || !principal || !Number.isInteger(shardIndex)) {
+      return new Response('missing routing headers', { status: 400 });
+    }
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    const attachment = subscriberAttachment({
+      principal,
+      displayName: request.headers.get(NAME_HEADER),
+      role: request.headers.get(ROLE_HEADER),
+      sessionId,
+      shardIndex,
+    });
+    this.ctx.acceptWebSocket(server, ['subscriber']);
+    server.serializeAttachment(attachment);
+    const { headSeq } = await this.session(server).getHealth();
+    sendQuietly(
+      server,
+      JSON.stringify({
+        type: 'ready',
+        sessionId,
+        headSeq,
+        protocolVersion: PROTOCOL_VERSION,
+        viewerId: attachment.viewerId,
+      }),
+    );
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as SubscriberAttachment;
+    if (typeof message !== 'string' || message.length > MAX_FRAME_BYTES) {
+      this.badFrame(
+        ws,
+        attachment,
+        'bad-frame',
+        `frames must be JSON text under ${MAX_FRAME_BYTES} bytes`,
+      );
+      return;
+    }
+    if (!this.bucket(ws).take(1, Date.now())) {
+      this.badFrame(
+        ws,
+        attachment,
+        'rate-limited',
+        `at most ${MAX_CLIENT_FRAMES_PER_SECOND} frames per second`,
+      );
+      return;
+    }
+    const parsed = parseFrame(clientFrame, message);
+    if (!parsed.ok) {
+      this.badFrame(ws, attachment, 'bad-frame', parsed.message);
+      return;
+    }
+    await this.onClientFrame(ws, attachment, parsed.frame);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    await this.onSocketGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    closeQuietly(ws, 1011, 'socket error');
+    await this.onSocketGone(ws);
+  }
+
+  // --- private ---
+
+  private async onClientFrame(
+    ws: WebSocket,
+    attachment: SubscriberAttachment,
+    frame: ClientFrame,
+  ): Promise<void> {
+    const session = this.session(ws);
+    switch (frame.type) {
+      case 'hello':
+        await this.enqueue(() => this.catchUp(ws, frame.lastSeq));
+        if (!attachment.ready) {
+          ws.serializeAttachment({ ...attachment, ready: true });
+          await this.reportViewers(ws);
+        }
+        return;
+      case 'ack':
+        this.fanout.ack(ws, frame.seq);
+        return;
+      case 'ping':
+        sendQuietly(ws, JSON.stringify({ type: 'pong' }));
+        return;
+      case 'send':
+      case 'interrupt': {
+        if (!attachment.canWrite) {
+          sendQuietly(
+            ws,
+            JSON.stringify({
+              type: 'error',
+              code: 'forbidden',
+              message: 'viewers cannot send or interrupt',
+              fatal: false,
+            }),
+          );
+          return;
+        }
+        if (frame.type === 'send') {
+          await session.appendUserMessage(frame.clientMessageId, frame.text, attachment.principal);
+          return;
+        }
+        const refusal = await session.interruptTurn();
+        if (refusal)
+          sendQuietly(
+            ws,
+            JSON.stringify({ type: 'error', code: 'conflict', message: refusal, fatal: false }),
+          );
+        return;
+      }
+      default: {
+        const unknown: never = frame;
+        throw new Error(`unhandled client frame ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  /**
+   * Same rules as the session's own catch-up, reading through the session's RPC. The session's
+   * head may be past what was delivered here; the socket is caught up to the session's head and
+   * later deliveries skip what it already has.
+   */
+  private async catchUp(ws: WebSocket, lastSeq: number): Promise<void> {
+    const session = this.session(ws);
+    const sessionId = (ws.deserializeAttachment() as SubscriberAttachment).sessionId!;
+    const head = Math.max(this.headSeq, (await session.getHealth()).headSeq);
+    // The first socket fixes where this shard's stream starts: deliveries continue from there.
+    if (!this.started) this.start(head);
+    const plan = planCatchUp(lastSeq, head, REPLAY_LIMIT);
+    switch (plan.kind) {
+      case 'none':
+        break;
+      case 'ahead':
+      case 'snapshot': {
+        const { seq, state } = await session.viewerSnapshot();
+        if (plan.kind === 'ahead') {
+          sendQuietly(
+            ws,
+            JSON.stringify({
+              type: 'error',
+              code: 'ahead-of-head',
+              message: `lastSeq ${lastSeq} is past head ${seq}; replacing your state with a snapshot`,
+              fatal: false,
+            }),
+          );
+        }
+        sendQuietly(ws, JSON.stringify({ type: 'snapshot', seq, state }));
+        this.fanout.markSent(ws, seq);
+        return;
+      }
+      case 'events': {
+        let after = plan.after;
+        while (after < head) {
+          const events = await this.readFromSession(
+            sessionId,
+            after,
+            Math.min(head, after + REPLAY_ROUND_EVENTS),
+          );
+          if (events.length === 0) break;
+          for (const frame of eventFrames(events)) sendQuietly(ws, frame);
+          after = events[events.length - 1]!.seq;
+        }
+        break;
+      }
+      default: {
+        const unknown: never = plan;
+        throw new Error(`unhandled catch-up ${JSON.stringify(unknown)}`);
+      }
+    }
+    this.fanout.markSent(ws, head);
+  }
+
+  private start(headSeq: number): void {
+    this.started = true;
+    this.headSeq = headSeq;
+    void this.ctx.storage.put('headSeq', headSeq);
+  }
+
+  private publish(events: SessionEvent[]): void {
+    const last = events[events.length - 1];
+    if (!last) return;
+    this.headSeq = last.seq;
+    void this.ctx.storage.put('headSeq', this.headSeq);
+    this.fanout.publish(events);
+    this.fanout.flush(); // the session already batched: pass it on at once
+  }
+
+  /** Redacted events `after+1 … upTo` from the session. */
+  private async readFromSession(
+    sessionId: string,
+    after: number,
+    upTo: number,
+  ): Promise<SessionEvent[]> {
+    const stub = this.env.SESSIONS.getByName(sessionId);
+    const events: SessionEvent[] = [];
+    while (after < upTo) {
+      // RPC types cannot describe JSON `unknown` fields: validate what crosses the boundary.
+      const page = eventsPage.parse(
+        await stub.getEvents(after, Math.min(REPLAY_ROUND_EVENTS, upTo - after)),
+      );
+      if (page.events.length === 0) break;
+      events.push(...page.events);
+      after = page.events[page.events.length - 1]!.seq;
+    }
+    return events;
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task);
+    // Keep the queue going after a failed task; the caller sees the failure.
+    this.queue = run.catch((error: unknown) => console.error('viewer shard task failed', error));
+    return run;
+  }
+
+  private ready(): [WebSocket, SubscriberAttachment][] {
+    const ready: [WebSocket, SubscriberAttachment][] = [];
+    for (const ws of this.ctx.getWebSockets('subscriber')) {
+      const attachment = ws.deserializeAttachment() as SubscriberAttachment;
+      if (attachment.ready) ready.push([ws, attachment]);
+    }
+    return ready;
+  }
+
+  private async onSocketGone(ws: WebSocket): Promise<void> {
+    this.fanout.forget(ws);
+    await this.reportViewers(ws, ws, 1);
+  }
+
+  /**
+   * Tells the session who watches through this shard (it merges and broadcasts presence) and how
+   * many sockets closed (it counts sockets per shard: +1 when it hands one over, −1 here).
+   */
+  private async reportViewers(anySocket: WebSocket, except?: WebSocket, closed = 0): Promise<void> {
+    const attachment = anySocket.deserializeAttachment() as SubscriberAttachment | null;
+    if (!attachment?.sessionId || attachment.shardIndex === undefined) return;
+    const viewers = this.ready()
+      .filter(([ws]) => ws !== except)
+      .map(([, a]) => viewerOf(a));
+    await this.env.SESSIONS.getByName(attachment.sessionId).shardReport(
+      attachment.shardIndex,
+      closed,
+      viewers,
+    );
+  }
+
+  private session(ws: WebSocket) {
+    const { sessionId } = ws.deserializeAttachment() as SubscriberAttachment;
+    return this.env.SESSIONS.getByName(sessionId!);
+  }
+
+  private bucket(ws: WebSocket): TokenBucket {
+    let bucket = this.buckets.get(ws);
+    if (!bucket) {
+      bucket = new TokenBucket(
+        MAX_CLIENT_FRAMES_PER_SECOND,
+        MAX_CLIENT_FRAMES_PER_SECOND * 2,
+        Date.now(),
+      );
+      this.buckets.set(ws, bucket);
+    }
+    return bucket;
+  }
+
+  private badFrame(
+    ws: WebSocket,
+    attachment: SubscriberAttachment,
+    code: 'bad-frame' | 'rate-limited',
+    message: string,
+  ): void {
+    const badFrames = attachment.badFrames + 1;
+    const fatal = badFrames > MAX_BAD_FRAMES;
+    sendQuietly(
+      ws,
+      JSON.stringify({
+        type: 'error',
+        code,
+        message: fatal ? `${message}; too many bad frames` : message,
+        fatal,
+      }),
+    );
+    if (fatal) closeQuietly(ws, 1008, 'too many bad frames');
+    else ws.serializeAttachment({ ...attachment, badFrames });
+  }
+}
