@@ -51,7 +51,7 @@ interface PendingTool {
 
 /**
  * Maps Claude Code `stream-json` output (with or without `--include-partial-messages`) and Claude
- * Code session transcripts to session events. The rules are written down in `../MAPPING.md`.
+ * Code session transcripts to session events. The rules are written down in protocol/PROTOCOL.md §7.
  */
 export class ClaudeCodeMapper implements AgentMapper {
   private runIndex = 0;

@@ -15,7 +15,7 @@ interface TurnTrack {
 
 /**
  * Maps `codex exec --json` output to session events. The rules are written down in
- * `../MAPPING.md`.
+ * protocol/PROTOCOL.md §7.
  */
 export class CodexMapper implements AgentMapper {
   private threadId: string | undefined;
