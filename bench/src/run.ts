@@ -39,6 +39,14 @@ const put = (system: string, scenario: string, value: Cell, raw?: Record<string,
 };
 const ms = (v: number) =>
   Number.isFinite(v) ? `${v < 10 ? v.toFixed(1) : Math.round(v)} ms` : 'n/a';
+/** `promise`, or a rejection naming `what` after `ms` (a system that stalls fails its cell). */
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-'));
@@ -185,11 +193,15 @@ try {
         try {
           for (let i = 0; i < probes.length; i += 50) {
             subs.push(
-              ...(await Promise.all(probes.slice(i, i + 50).map((p) => channel.subscribe(p)))),
+              ...(await within(
+                30_000,
+                Promise.all(probes.slice(i, i + 50).map((p) => channel.subscribe(p))),
+                'subscribing',
+              )),
             );
           }
           const base = probes.map((p) => ({ messages: p.messages, bytes: p.bytes }));
-          await channel.produce(count, rate);
+          await within(120_000, channel.produce(count, rate), 'producing');
           const incomplete = (
             await Promise.allSettled(probes.map((p) => p.until(count - 1, 60_000)))
           ).filter((r) => r.status === 'rejected').length;

@@ -66,6 +66,14 @@ export async function startBenchStack(dir: string, port?: number): Promise<Bench
       },
     );
     worker = child;
+    // Whatever ends this process (an uncaught error, a signal), workerd must not outlive it.
+    process.once('exit', () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    });
     child.stdout?.on('data', (chunk) => (output += chunk));
     child.stderr?.on('data', (chunk) => (output += chunk));
     exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));

@@ -35,7 +35,10 @@ export class AgentsSdkSystem implements System {
         probe.feed(data);
       });
       ws.send(JSON.stringify({ type: 'cf_agent_stream_resume_request' }));
-      await probe.until(total - 1, 120_000);
+      await probe.until(total - 1, 15_000).catch((error: Error) => {
+        ws.terminate();
+        throw new Error(`got ${probe.distinct()} of ${total} events (${how}): ${error.message}`);
+      });
       const ms = now() - started;
       ws.terminate();
       return {

@@ -33,6 +33,7 @@ export class DurableStreamsSystem implements System {
       { cwd: join(ROOT, 'bench'), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
+    process.once('exit', () => child.kill('SIGKILL'));
     let err = '';
     child.stderr?.on('data', (c) => (err += c));
     this.url = await new Promise<string>((resolve, reject) => {

@@ -75,9 +75,14 @@ export class KilnChannel implements Channel {
     });
     const started = now();
     try {
-      producer.append([{ type: 'message-start', messageId: 'm1', role: 'assistant' }]);
+      // Two interleaved messages, so the SessionDO's delta coalescing cannot merge events: one
+      // produced event is one stored, sequenced event, as with the peers (none of them coalesce).
+      producer.append([
+        { type: 'message-start', messageId: 'm0', role: 'assistant' },
+        { type: 'message-start', messageId: 'm1', role: 'assistant' },
+      ]);
       await paced(count, rate, (i) =>
-        producer.append([{ type: 'text-delta', messageId: 'm1', delta: markedDelta(i) }]),
+        producer.append([{ type: 'text-delta', messageId: `m${i % 2}`, delta: markedDelta(i) }]),
       );
       await producer.flush();
     } finally {
