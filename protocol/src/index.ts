@@ -7,3 +7,4 @@ export * from './project';
 export * from './reducer';
 export * from './state';
 export * from './tool-output';
+export * from './traces';

@@ -7,6 +7,7 @@ import { projects } from './routes/projects';
 import { runners } from './routes/runners';
 import { sessions } from './routes/sessions';
 import { tokens } from './routes/tokens';
+import { traces } from './routes/traces';
 import { sweepStuckSessions } from './session/sweep';
 
 export { ProjectObject } from './project/project-object';
@@ -19,6 +20,7 @@ const app = new Hono<AppEnv>()
   .basePath('/api')
   .route('/', health)
   .route('/', auth)
+  .route('/sessions', traces) // before `sessions`, whose auth middleware covers /sessions/*
   .route('/sessions', sessions)
   .route('/projects', projects)
   .route('/tokens', tokens)
