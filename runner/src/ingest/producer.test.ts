@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES, type RunnerEventBody } from '@kiln/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ServerError } from '../net/errors';
+import { Outbox } from '../outbox';
 import { FakeKilnServer } from '../testing/fake-kiln-server';
 import { IngestProducer, type IngestProducerOptions } from './producer';
 
@@ -162,5 +166,76 @@ describe('IngestProducer', () => {
   it('rejects an event larger than MAX_EVENT_BYTES when it is appended', () => {
     const p = producer();
     expect(() => p.append(deltas(1, 300_000))).toThrow(RangeError);
+  });
+
+  describe('over the libSQL outbox', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'kiln-producer-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('sends an event only once it is stored and deletes it once acknowledged', async () => {
+      const outbox = await Outbox.open(path.join(dir, 'outbox.db'));
+      const store = outbox.forBuild('build-1');
+      let stored = 0;
+      let sentBeforeStored = 0;
+      let seen = 0;
+      server.on('frame', () => {
+        // 'frame' fires for every frame (hello and pings too): look only at new events frames.
+        if (server.frames.length === seen) return;
+        seen = server.frames.length;
+        const frame = server.frames.at(-1)!;
+        if (frame.firstProducerSeq + frame.events.length - 1 > stored) sentBeforeStored++;
+      });
+      const p = producer({
+        maxEventsPerFrame: 5,
+        store: {
+          append: async (events) => {
+            const seqs = await store.append(events);
+            stored = seqs.at(-1)!;
+            return seqs;
+          },
+          ack: store.ack,
+        },
+      });
+      const events = deltas(30);
+      p.append(events.slice(0, 10));
+      p.append(events.slice(10));
+      await p.flush();
+      expect(server.committed).toEqual(events);
+      expect(await outbox.unacked('build-1')).toEqual([]);
+      expect(await outbox.pendingBuilds()).toEqual([]);
+      expect(sentBeforeStored).toBe(0);
+      expect(server.frames.length).toBeGreaterThanOrEqual(6);
+      outbox.close();
+    });
+
+    it('resumes what a dead producer left: resends from ready.ackedProducerSeq, then continues the seqs', async () => {
+      const file = path.join(dir, 'outbox.db');
+      const first = await Outbox.open(file);
+      const events = deltas(12);
+      // A producer stored 12 events and the server committed the first 4, then it died before
+      // the outbox learnt about any ack.
+      await first.append('build-1', events);
+      server.committed.push(...events.slice(0, 4));
+      first.close();
+      const outbox = await Outbox.open(file);
+      const epoch = await outbox.nextEpoch('build-1');
+      const p = producer({
+        producerEpoch: epoch,
+        store: outbox.forBuild('build-1'),
+        resume: { ackedSeq: 0, nextSeq: 13, entries: await outbox.allUnacked('build-1') },
+      });
+      p.append(deltas(2, 20));
+      await p.flush();
+      expect(server.committed).toEqual([...events, ...deltas(2, 20)]);
+      // Nothing was sent twice: the first frame starts after what the server had.
+      expect(server.frames[0]?.firstProducerSeq).toBe(5);
+      expect(await outbox.unacked('build-1')).toEqual([]);
+      outbox.close();
+    });
   });
 });

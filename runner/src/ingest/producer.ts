@@ -12,6 +12,7 @@ import pRetry, { AbortError } from 'p-retry';
 import WebSocket from 'ws';
 import { ServerError } from '../net/errors';
 import { openSocket } from '../net/socket';
+import type { OutboxEntry } from '../outbox';
 import { eventsFrameText, frameSize, type PendingEvent } from './frames';
 
 /** Options of an `IngestProducer`. Times in ms. */
@@ -33,10 +34,29 @@ export interface IngestProducerOptions {
   /** Reconnect backoff: first delay and cap (jittered ×1–2, doubling); defaults 250 and 10 000. */
   minRetryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /**
+   * Durable storage under the producer (the runner's libSQL outbox): an appended event is sent
+   * only once `store.append` has stored it, and `store.ack` is told what the server acknowledged.
+   * Without it, unacknowledged events live only in memory.
+   */
+  store?: ProducerStore;
+  /**
+   * Continue a producer that a killed process left behind: the outbox's acked seq, its next seq,
+   * and the events it still holds (already stored; they are sent again, not stored again).
+   */
+  resume?: { ackedSeq: number; nextSeq: number; entries: readonly OutboxEntry[] };
   /** Commands the session sends to its producer (interrupt, user message). */
   onCommand?: (command: RunnerCommand) => void;
   /** Progress worth telling a person about (reconnects, refused frames). */
   onNotice?: (message: string) => void;
+}
+
+/** Where a producer keeps its events until they are acknowledged (see `Outbox.forBuild`). */
+export interface ProducerStore {
+  /** Stores events under the next producer seqs, durably; resolves with those seqs. */
+  append(events: readonly RunnerEventBody[]): Promise<number[]>;
+  /** Forgets every event at or below `producerSeq`. */
+  ack(producerSeq: number): Promise<void>;
 }
 
 interface FlushWaiter {
@@ -49,11 +69,18 @@ interface FlushWaiter {
  * An idempotent producer on the ingest socket (DESIGN §3): every appended event gets the next
  * producer seq (1, 2, 3 …) and stays in memory until the server acknowledges it; after a
  * reconnect, sending resumes from `ready.ackedProducerSeq`, and on `producer-gap` from the seq the
- * server expects. The server drops duplicates, so everything is committed exactly once.
+ * server expects. The server drops duplicates, so everything is committed exactly once. With a
+ * `store`, every event is stored durably before it is sent and deleted once acknowledged, so a
+ * new process can `resume` what a killed one left (DESIGN §1 step 4).
  */
 export class IngestProducer {
   private nextSeq = 1;
   private ackedSeq = 0;
+  /** Highest seq stored durably (sendable); equals nextSeq - 1 without a store. */
+  private durableSeq = 0;
+  /** Store writes in order: appends, then the ack deletions. */
+  private storeWrites: Promise<void> = Promise.resolve();
+  private storeAcks: Promise<void> = Promise.resolve();
   /** Highest seq sent on the current socket. */
   private sentSeq = 0;
   /** Unacked events in seq order; `pending[0].seq === ackedSeq + 1`. */
@@ -79,6 +106,25 @@ export class IngestProducer {
   constructor(private readonly options: IngestProducerOptions) {
     this.maxFramesInFlight = options.maxFramesInFlight ?? 8;
     this.pingIntervalMs = options.pingIntervalMs ?? 15_000;
+    const resume = options.resume;
+    if (resume) {
+      this.ackedSeq = resume.ackedSeq;
+      this.sentSeq = resume.ackedSeq;
+      this.pending = resume.entries
+        .filter((e) => e.producerSeq > resume.ackedSeq)
+        .map((e) => {
+          const json = JSON.stringify(e.event);
+          return { seq: e.producerSeq, json, bytes: Buffer.byteLength(json) };
+        });
+      const expected = resume.ackedSeq + 1;
+      if (this.pending.some((e, i) => e.seq !== expected + i)) {
+        throw new Error(
+          `the outbox of build ${options.buildId} has a gap after ${resume.ackedSeq}`,
+        );
+      }
+      this.nextSeq = Math.max(resume.nextSeq, expected + this.pending.length);
+      this.durableSeq = this.nextSeq - 1;
+    }
   }
 
   /** Highest producer seq the server has acknowledged. */
@@ -93,7 +139,7 @@ export class IngestProducer {
   append(events: readonly RunnerEventBody[]): void {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('the producer is closed');
-    for (const event of events) {
+    const serialised = events.map((event) => {
       const json = JSON.stringify(event);
       const bytes = Buffer.byteLength(json);
       if (bytes > MAX_EVENT_BYTES) {
@@ -101,19 +147,47 @@ export class IngestProducer {
           `a ${event.type} event is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES}`,
         );
       }
+      return { json, bytes };
+    });
+    const first = this.nextSeq;
+    for (const { json, bytes } of serialised)
       this.pending.push({ seq: this.nextSeq++, json, bytes });
+    const last = this.nextSeq - 1;
+    const store = this.options.store;
+    if (store && events.length > 0) {
+      // Stored in append order; each batch becomes sendable only once it is on disk.
+      this.storeWrites = this.storeWrites.then(async () => {
+        if (this.failure) return;
+        try {
+          const seqs = await store.append(events);
+          if (seqs[0] !== first) {
+            throw new Error(`the outbox gave producer seq ${seqs[0]}, the producer ${first}`);
+          }
+          this.durableSeq = last;
+          this.schedulePump();
+        } catch (error) {
+          this.fail(toError(error));
+        }
+      });
+    } else {
+      this.durableSeq = last;
     }
     this.start();
     this.schedulePump();
   }
 
-  /** Resolves when everything appended so far is acknowledged; rejects if the producer fails. */
-  flush(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+  /**
+   * Resolves when everything appended so far is acknowledged (and, with a store, deleted from
+   * it); rejects if the producer fails.
+   */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
     const target = this.nextSeq - 1;
-    if (this.ackedSeq >= target) return Promise.resolve();
-    this.start();
-    return new Promise((resolve, reject) => this.waiters.push({ target, resolve, reject }));
+    if (this.ackedSeq < target) {
+      this.start();
+      await new Promise<void>((resolve, reject) => this.waiters.push({ target, resolve, reject }));
+    }
+    await this.storeAcks;
   }
 
   /** Stops reconnecting and closes the socket; pending flushes reject. */
@@ -293,6 +367,16 @@ export class IngestProducer {
     this.pending = this.pending.slice(drop);
     this.ackedSeq = producerSeq;
     if (this.sentSeq < producerSeq) this.sentSeq = producerSeq;
+    const store = this.options.store;
+    if (store) {
+      this.storeAcks = this.storeAcks.then(() =>
+        store.ack(producerSeq).catch((error: unknown) => {
+          // Harmless: the events stay stored and a restart resends them; the server drops them
+          // as duplicates.
+          this.options.onNotice?.(`could not delete acknowledged events: ${String(error)}`);
+        }),
+      );
+    }
     this.inFlight = this.inFlight.filter((last) => last > producerSeq);
     const done = this.waiters.filter((w) => w.target <= producerSeq);
     this.waiters = this.waiters.filter((w) => w.target > producerSeq);
@@ -330,9 +414,12 @@ export class IngestProducer {
   private pump(): void {
     const ws = this.socket;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
-    while (this.inFlight.length < this.maxFramesInFlight && this.sentSeq < this.nextSeq - 1) {
+    while (this.inFlight.length < this.maxFramesInFlight && this.sentSeq < this.durableSeq) {
       const start = this.sentSeq + 1 - this.ackedSeq - 1;
-      const count = frameSize(this.pending, start, this.options.maxEventsPerFrame);
+      const count = Math.min(
+        frameSize(this.pending, start, this.options.maxEventsPerFrame),
+        this.durableSeq - this.sentSeq,
+      );
       const events = this.pending.slice(start, start + count);
       ws.send(eventsFrameText(events));
       this.sentSeq = events[events.length - 1]!.seq;

@@ -1,1 +1,7 @@
-export { Outbox, type OutboxEntry, type PendingBuild } from './outbox';
+export {
+  type BuildInfo,
+  Outbox,
+  type OutboxEntry,
+  type PendingBuild,
+  type ResumableBuild,
+} from './outbox';

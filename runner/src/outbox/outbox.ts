@@ -20,6 +20,27 @@ export interface PendingBuild {
   count: number;
 }
 
+/** What a daemon needs to resume a build after a restart: where its events go and its turn. */
+export interface BuildInfo {
+  buildId: string;
+  sessionId: string;
+  projectId: string;
+  turnId: string;
+  agent: string;
+}
+
+/** A build the daemon must resume on start: events still unacknowledged or a turn never ended. */
+export interface ResumableBuild extends BuildInfo {
+  /** The producer epoch last handed out for the build. */
+  epoch: number;
+  /** Highest producer seq the server acknowledged (as far as this file knows). */
+  ackedSeq: number;
+  /** The next producer seq to hand out. */
+  nextSeq: number;
+  /** Whether the turn's `turn-finished` is stored (sent or not). */
+  finished: boolean;
+}
+
 const SCHEMA = [
   // One row per build: its epoch, the next producer seq to hand out and the acked one. Kept after
   // every event is acked, because producer seqs and epochs must never go back (PROTOCOL §3).
@@ -35,6 +56,16 @@ const SCHEMA = [
      body         TEXT NOT NULL,
      PRIMARY KEY (build_id, producer_seq)
    ) WITHOUT ROWID`,
+  // The daemon's builds (kiln replay and bench producers have none): enough to reopen the ingest
+  // socket after a restart. `finished` is set in the same transaction that stores turn-finished.
+  `CREATE TABLE IF NOT EXISTS outbox_build_info (
+     build_id   TEXT PRIMARY KEY,
+     session_id TEXT NOT NULL,
+     project_id TEXT NOT NULL,
+     turn_id    TEXT NOT NULL,
+     agent      TEXT NOT NULL,
+     finished   INTEGER NOT NULL DEFAULT 0
+   )`,
 ];
 
 /**
@@ -79,6 +110,14 @@ export class Outbox {
               SELECT build_id, next_seq + ?, ? FROM outbox_builds WHERE build_id = ?`,
         args: [i, JSON.stringify(event), buildId],
       })),
+      ...(events.some((e) => e.type === 'turn-finished')
+        ? [
+            {
+              sql: 'UPDATE outbox_build_info SET finished = 1 WHERE build_id = ?',
+              args: [buildId],
+            },
+          ]
+        : []),
       {
         sql: 'UPDATE outbox_builds SET next_seq = next_seq + ? WHERE build_id = ? RETURNING next_seq',
         args: [events.length, buildId],
@@ -154,12 +193,78 @@ export class Outbox {
     }));
   }
 
+  /** This outbox as one build's `ProducerStore` (the ingest producer's durable layer). */
+  forBuild(buildId: string): {
+    append(events: readonly RunnerEventBody[]): Promise<number[]>;
+    ack(producerSeq: number): Promise<void>;
+  } {
+    return {
+      append: (events) => this.append(buildId, events),
+      ack: (producerSeq) => this.ack(buildId, producerSeq),
+    };
+  }
+
+  /** Records a daemon build before its first event, so a restart can resume it. */
+  async describeBuild(info: BuildInfo): Promise<void> {
+    await this.client.batch(
+      [
+        {
+          sql: 'INSERT INTO outbox_builds (build_id) VALUES (?) ON CONFLICT DO NOTHING',
+          args: [info.buildId],
+        },
+        {
+          sql: `INSERT INTO outbox_build_info (build_id, session_id, project_id, turn_id, agent)
+                VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+          args: [info.buildId, info.sessionId, info.projectId, info.turnId, info.agent],
+        },
+      ],
+      'write',
+    );
+  }
+
+  /**
+   * The daemon builds to resume: described ones that still hold events or whose turn never
+   * stored its `turn-finished`. Builds are dropped from this list by `forget`.
+   */
+  async resumableBuilds(): Promise<ResumableBuild[]> {
+    const result = await this.client.execute(
+      `SELECT i.build_id, i.session_id, i.project_id, i.turn_id, i.agent, i.finished,
+              b.epoch, b.acked_seq, b.next_seq
+       FROM outbox_build_info i JOIN outbox_builds b USING (build_id)
+       WHERE i.finished = 0
+          OR EXISTS (SELECT 1 FROM outbox_events e WHERE e.build_id = i.build_id)
+       ORDER BY i.build_id`,
+    );
+    return result.rows.map((row) => ({
+      buildId: String(row.build_id),
+      sessionId: String(row.session_id),
+      projectId: String(row.project_id),
+      turnId: String(row.turn_id),
+      agent: String(row.agent),
+      finished: Number(row.finished) === 1,
+      epoch: Number(row.epoch),
+      ackedSeq: Number(row.acked_seq),
+      nextSeq: Number(row.next_seq),
+    }));
+  }
+
+  /** Every stored event of a build above `afterSeq`, in seq order (pages of 1,000). */
+  async allUnacked(buildId: string, afterSeq = 0): Promise<OutboxEntry[]> {
+    const entries: OutboxEntry[] = [];
+    for (;;) {
+      const page = await this.unacked(buildId, entries.at(-1)?.producerSeq ?? afterSeq, 1000);
+      entries.push(...page);
+      if (page.length < 1000) return entries;
+    }
+  }
+
   /** Forgets a finished build entirely (its events and seq state). Only once it is all acked. */
   async forget(buildId: string): Promise<void> {
     await this.client.batch(
       [
         { sql: 'DELETE FROM outbox_events WHERE build_id = ?', args: [buildId] },
         { sql: 'DELETE FROM outbox_builds WHERE build_id = ?', args: [buildId] },
+        { sql: 'DELETE FROM outbox_build_info WHERE build_id = ?', args: [buildId] },
       ],
       'write',
     );
