@@ -100,17 +100,30 @@ program
     },
   );
 
+/**
+ * Exits once stdout and stderr have drained: `process.exit` drops writes still queued on a pipe
+ * (a `watch --json` state of 200 KB was cut off mid-line when the reader was slow).
+ */
+async function exitAfterFlush(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (stream) => new Promise<void>((resolve) => stream.write('', () => resolve())),
+    ),
+  );
+  process.exit(code);
+}
+
 try {
   await program.parseAsync();
   // Sockets and timers are closed by now; exit explicitly so a stray handle cannot hang the CLI.
-  process.exit(0);
+  await exitAfterFlush(0);
 } catch (error) {
   if (error instanceof CliError || error instanceof ConfigError || error instanceof ServerError) {
     io.err(error.message);
-    process.exit(error instanceof CliError ? error.exitCode : 1);
+    await exitAfterFlush(error instanceof CliError ? error.exitCode : 1);
   }
   io.err(
     `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
   );
-  process.exit(1);
+  await exitAfterFlush(1);
 }
