@@ -116,7 +116,7 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
       'replay',
       CLAUDE_RUN,
       '--speed',
-      '40',
+      '8', // ~15 s: long enough for a second browser to join mid-stream on a loaded machine
       '--json',
       '--project',
       stack.config.projectId,
