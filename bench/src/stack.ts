@@ -1,5 +1,5 @@
 /**
- * The bench workerd: Kiln's worker plus the in-workerd peers (wrangler.bench.toml), started the
+ * The bench workerd: Kiln's worker plus the in-workerd peers (bench-config.ts), started the
  * way scripts/dev-stack.ts starts Kiln (same migrations, same dev account) on a free port, and
  * restartable on the same persist dir for the cold-open and chaos scenarios.
  */
@@ -13,9 +13,9 @@ import {
   freePort,
   ROOT,
 } from '../../scripts/dev-stack.ts';
+import { writeBenchConfig } from './bench-config.ts';
 
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
-export const BENCH_CONFIG = join(ROOT, 'bench', 'wrangler.bench.toml');
 
 export interface BenchStack {
   config: DevConfig;
@@ -32,6 +32,7 @@ export interface BenchStack {
 }
 
 export async function startBenchStack(dir: string, port?: number): Promise<BenchStack> {
+  const benchConfig = writeBenchConfig();
   const persistTo = join(dir, 'state');
   const chosenPort = port ?? (await freePort());
   const server = `http://127.0.0.1:${chosenPort}`;
@@ -49,7 +50,7 @@ export async function startBenchStack(dir: string, port?: number): Promise<Bench
         WRANGLER,
         'dev',
         '--config',
-        BENCH_CONFIG,
+        benchConfig,
         '--port',
         String(chosenPort),
         '--ip',
