@@ -117,6 +117,17 @@ describe('IngestProducer', () => {
     expect(server.committed).toEqual(events);
   });
 
+  it('answers rate-limited by pausing and resending from the seq the server expects', async () => {
+    server.rateLimitFrames.add(2); // the third frame is refused, not stored
+    const p = producer({ maxEventsPerFrame: 10 });
+    const events = deltas(60);
+    p.append(events);
+    await p.flush();
+    expect(server.rateLimited).toBe(1);
+    expect(server.connections).toBe(1);
+    expect(server.committed).toEqual(events);
+  });
+
   it('sends events appended after a flush as a new contiguous run of seqs', async () => {
     const p = producer();
     p.append(deltas(3));

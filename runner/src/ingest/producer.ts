@@ -16,6 +16,10 @@ import type { OutboxEntry } from '../outbox';
 import { eventsFrameText, frameSize, type PendingEvent } from './frames';
 
 /** Options of an `IngestProducer`. Times in ms. */
+
+/** How long to wait before resending after `rate-limited` (the server's bucket refills per second). */
+const RATE_LIMIT_PAUSE_MS = 250;
+
 export interface IngestProducerOptions {
   /** ws(s) URL of the session's ingest socket (`…/api/sessions/:id/ingest`). */
   url: string;
@@ -92,6 +96,8 @@ export class IngestProducer {
   /** The socket being opened or in use, so close() can end it before its `ready` too. */
   private current: WebSocket | null = null;
   private gapResentFrom = 0;
+  /** Set while waiting to resend after `rate-limited`. */
+  private rateLimitTimer: ReturnType<typeof setTimeout> | undefined;
   private waiters: FlushWaiter[] = [];
   private failure: Error | null = null;
   private closed = false;
@@ -345,6 +351,20 @@ export class IngestProducer {
       case 'error': {
         if (frame.code === 'producer-gap' && frame.expectedProducerSeq !== undefined) {
           this.onGap(frame.expectedProducerSeq);
+          return;
+        }
+        if (frame.code === 'rate-limited' && frame.expectedProducerSeq !== undefined) {
+          // The frame was refused, not stored: resend from where the server is, after a pause.
+          // Every frame in flight is refused alike: one timer resends them all.
+          if (!this.rateLimitTimer) {
+            const expected = frame.expectedProducerSeq;
+            this.rateLimitTimer = setTimeout(() => {
+              this.rateLimitTimer = undefined;
+              this.gapResentFrom = 0;
+              this.onGap(expected);
+            }, RATE_LIMIT_PAUSE_MS);
+            this.rateLimitTimer.unref();
+          }
           return;
         }
         const error = new ServerError(`ingest error: ${frame.message}`, 0, frame.code);

@@ -39,6 +39,9 @@ export class FakeKilnServer extends EventEmitter {
   killAfterFrames = new Set<number>();
   /** Hold acks until `flushAcks()`; `unackedFrames` counts frames committed and not acked. */
   deferAcks = false;
+  /** Indexes of frames refused with `rate-limited` (not stored) the first time they arrive. */
+  rateLimitFrames = new Set<number>();
+  rateLimited = 0;
   unackedFrames = 0;
   maxUnackedFrames = 0;
   /** Subscribers: leave out one event of the first replay, so the client must resync. */
@@ -190,6 +193,11 @@ export class FakeKilnServer extends EventEmitter {
     const index = this.frames.length;
     this.frames.push({ firstProducerSeq: first, events, bytes });
     if (this.dropFrames.has(index)) return;
+    if (this.rateLimitFrames.delete(index)) {
+      this.rateLimited++;
+      ws.send(error('rate-limited', 'slow down', false, this.acked + 1));
+      return;
+    }
     if (first > this.acked + 1) {
       this.gapErrors++;
       ws.send(error('producer-gap', 'gap', false, this.acked + 1));
