@@ -118,7 +118,7 @@ describe('IngestProducer', () => {
   });
 
   it('answers rate-limited by pausing and resending from the seq the server expects', async () => {
-    server.rateLimitFrames.add(2); // the third frame is refused, not stored
+    server.rateLimitFrames.add(5); // the last frame is refused, not stored: no later gap to recover by
     const p = producer({ maxEventsPerFrame: 10 });
     const events = deltas(60);
     p.append(events);
