@@ -2,11 +2,14 @@ import type { ProjectObject } from './project/project-object';
 import type { RunnerHub } from './runners/runner-hub';
 import type { SessionObject } from './session/session-object';
 import type { ViewerShard } from './session/viewer-shard';
+import type { WriteThroughHealth } from './session/write-through-health';
 
 /** Bindings from wrangler.toml. */
 export interface Env {
   DB: D1Database;
   SESSIONS: DurableObjectNamespace<SessionObject>;
+  /** The platform-wide D1 write-through lag (one instance, `global`). */
+  WRITE_THROUGH_HEALTH: DurableObjectNamespace<WriteThroughHealth>;
   /** Viewer shards of busy sessions, named `<sessionId>#<index>`. */
   VIEWER_SHARDS: DurableObjectNamespace<ViewerShard>;
   /** One ProjectDO per project: the ordered project channel. */

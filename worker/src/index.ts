@@ -14,6 +14,7 @@ export { ProjectObject } from './project/project-object';
 export { RunnerHub } from './runners/runner-hub';
 export { SessionObject } from './session/session-object';
 export { ViewerShard } from './session/viewer-shard';
+export { WriteThroughHealth } from './session/write-through-health';
 
 /** The Kiln worker: the HTTP API under /api; everything else is the SPA (wrangler `[assets]`). */
 const app = new Hono<AppEnv>()

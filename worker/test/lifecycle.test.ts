@@ -214,6 +214,12 @@ describe('D1 outage', () => {
     );
     const during = await stub.getHealth();
     expect(during.d1LagEvents).toBe(during.headSeq);
+    const platform = (await (await api('/api/health', undefined)).json()) as {
+      writeThrough: { worst: { sessionId: string; lagEvents: number }[] };
+    };
+    expect(platform.writeThrough.worst).toContainEqual(
+      expect.objectContaining({ sessionId, lagEvents: during.headSeq }),
+    );
     expect(
       await env.DB.prepare('SELECT COUNT(*) AS n FROM generation_tool_calls WHERE session_id = ?')
         .bind(sessionId)
@@ -228,6 +234,10 @@ describe('D1 outage', () => {
       interval: 100,
     });
     expect((await stub.getHealth()).d1LastError).toBeNull();
+    const after = (await (await api('/api/health', undefined)).json()) as {
+      writeThrough: { worst: { sessionId: string }[] };
+    };
+    expect(after.writeThrough.worst.map((w) => w.sessionId)).not.toContain(sessionId);
     const calls = await env.DB.prepare(
       'SELECT tool_call_id, status, output FROM generation_tool_calls WHERE session_id = ?',
     )

@@ -221,6 +221,19 @@ export class SessionObject extends DurableObject<Env> {
     this.broadcastPresence();
   }
 
+  /**
+   * For the runner hub: the newest checkpoint (`{turnId, agent, state}`) from the log, handed to
+   * the next turn's `build` so a follow-up continues the conversation on any runner. Read from the
+   * log rather than D1's write-through, which may lag the turn's end.
+   */
+  async lastCheckpoint(): Promise<{ turnId: string; agent: string; state: string } | null> {
+    const event = this.log.lastCheckpoint();
+    // As JSON text: RPC would flatten an opaque `unknown` state to never.
+    return event
+      ? { turnId: event.turnId, agent: event.agent, state: JSON.stringify(event.state ?? null) }
+      : null;
+  }
+
   async getState(): Promise<SessionState | null> {
     return this.state;
   }
@@ -865,11 +878,16 @@ export class SessionObject extends DurableObject<Env> {
         this.log.setMeta('d1Seq', String(d1Seq));
       }
       this.log.setMeta('d1Attempts', '0');
-      this.ctx.storage.sql.exec("DELETE FROM meta WHERE key = 'd1LastError'");
+      if (this.log.getMeta('d1LastError') !== undefined) {
+        this.log.deleteMeta('d1LastError');
+        await this.reportLag(state.sessionId, 0, null);
+      }
     } catch (error) {
       const attempts = Number(this.log.getMeta('d1Attempts') ?? 0) + 1;
+      const message = error instanceof Error ? error.message : String(error);
       this.log.setMeta('d1Attempts', String(attempts));
-      this.log.setMeta('d1LastError', error instanceof Error ? error.message : String(error));
+      this.log.setMeta('d1LastError', message);
+      await this.reportLag(state.sessionId, state.headSeq - d1Seq, message);
       const backoff =
         Math.min(60_000, 500 * 2 ** Math.min(attempts, 7)) * (0.5 + Math.random() / 2);
       this.setTimer('write-through', Date.now() + backoff);
@@ -877,6 +895,20 @@ export class SessionObject extends DurableObject<Env> {
         `session ${state.sessionId}: D1 write-through failed (attempt ${attempts})`,
         error,
       );
+    }
+  }
+
+  /** Tells the platform-wide health view (`GET /api/health`) how far behind D1 this session is. */
+  private async reportLag(
+    sessionId: string,
+    lagEvents: number,
+    error: string | null,
+  ): Promise<void> {
+    try {
+      await this.env.WRITE_THROUGH_HEALTH.getByName('global').report(sessionId, lagEvents, error);
+    } catch (reportError) {
+      // Health reporting must never stop the write-through; the session's own health has it.
+      console.warn(`session ${sessionId}: could not report D1 lag`, reportError);
     }
   }
 
