@@ -19,8 +19,11 @@ import { idParam } from './ids';
  * a time in seq order, so a long session's trace loads without replaying its log. The cursor is
  * opaque to clients; it is the seq of the page's last span.
  */
-export const traces = new Hono<AppEnv>().use(requirePrincipal).get(
+// The middleware sits on the route, not on `.use()`: mounted at /sessions, a `.use()` would run
+// for every /sessions/* request, including a runner's ingest upgrade, and refuse its runner token.
+export const traces = new Hono<AppEnv>().get(
   '/:sessionId/traces',
+  requirePrincipal,
   validate('param', z.object({ sessionId: idParam })),
   validate(
     'query',
