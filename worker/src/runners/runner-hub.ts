@@ -405,6 +405,9 @@ export class RunnerHub extends DurableObject<Env> {
       const turnId = crypto.randomUUID();
       this.setTurn(turn.seq, { build_id: buildId, turn_id: turnId });
       await this.recordBuild(buildId, 'leased', turn, runnerId);
+      // The previous turn's checkpoint continues the conversation, but only for the same agent:
+      // one agent's state means nothing to another.
+      const checkpoint = await session.lastCheckpoint();
       const current = this.turnByBuild(buildId);
       if (current?.status !== 'offered') continue; // the runner left meanwhile: re-queued
       this.sendToRunner(runnerId, {
@@ -416,6 +419,7 @@ export class RunnerHub extends DurableObject<Env> {
         prompt: turn.prompt,
         agent: turn.agent,
         model: turn.model,
+        ...(checkpoint?.agent === turn.agent ? { checkpoint: JSON.parse(checkpoint.state) } : {}),
       });
       this.scheduleAlarm(OFFER_TIMEOUT_MS);
     }

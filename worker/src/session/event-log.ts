@@ -110,6 +110,18 @@ export class EventLog {
     return events;
   }
 
+  /** The newest `checkpoint` event, if the log has one (an index-free scan from the end). */
+  lastCheckpoint(): Extract<SessionEvent, { type: 'checkpoint' }> | undefined {
+    const row = this.sql
+      .exec<{ seq: number; at: number; body: string }>(
+        "SELECT seq, at, body FROM events WHERE type = 'checkpoint' ORDER BY seq DESC LIMIT 1",
+      )
+      .toArray()[0];
+    if (!row) return undefined;
+    const event = sessionEvent.parse({ ...JSON.parse(row.body), seq: row.seq, at: row.at });
+    return event.type === 'checkpoint' ? event : undefined;
+  }
+
   getBuild(buildId: string): BuildRow | undefined {
     const row = this.sql
       .exec<BuildSqlRow>('SELECT * FROM builds WHERE build_id = ?', buildId)
