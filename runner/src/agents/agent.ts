@@ -12,6 +12,11 @@ import type { RunnerEventBody } from '@kiln/protocol';
 export interface Agent {
   /** The name builds ask for (`demo`, `replay`, `ai-sdk`, `claude-code`, `codex`). */
   readonly name: string;
+  /**
+   * Why this agent cannot run here (a CLI missing from PATH), or undefined when it can. The daemon
+   * advertises only available agents in its `hello`.
+   */
+  unavailable?(): string | undefined;
   /** Resolves when the turn is done; must stop within a second of `ctx.signal` aborting. */
   run(ctx: TurnContext): Promise<void>;
 }
