@@ -138,12 +138,37 @@ describe('session log and subscribers', () => {
     expect(await bad.json()).toMatchObject({ error: { code: 'bad-request' } });
   });
 
-  it('consecutive text deltas of one message in one frame are stored as one event', async () => {
-    const { account, sessionId } = await sessionWithSample();
+  it('consecutive text deltas of one message in one frame become one event, the same in storage and for every subscriber', async () => {
+    const account = await seedAccount();
+    const sessionId = crypto.randomUUID();
+    const { buildId } = await leaseBuild(account, sessionId);
+    // Three subscribers: two on the session itself, one through a viewer shard (test config).
+    const subscribers = await Promise.all(
+      [1, 2, 3].map(() => connect(sessionId, 'ws', account.token)),
+    );
+    for (const s of subscribers) {
+      await s.waitForType('ready');
+      s.send({ type: 'hello', lastSeq: 0 });
+    }
+    const producer = await connectProducer(account, sessionId, buildId);
+    await produce(producer, 1, [
+      ...textDeltas('m1', ['a', 'b', 'c']),
+      { type: 'reasoning-delta', messageId: 'm1', delta: 'x' },
+      ...textDeltas('m1', ['d', 'e']),
+      ...textDeltas('m2', ['f']),
+    ]);
     const log = await logOf(sessionId, account.token);
-    const deltas = log.filter((e) => e.type === 'text-delta');
-    expect(deltas).toHaveLength(1);
-    expect(deltas[0]).toMatchObject({ delta: 'Planning the work.' });
+    const stored = log.map((e) => [e.type, 'delta' in e ? e.delta : undefined]);
+    expect(stored).toEqual([
+      ['text-delta', 'abc'],
+      ['reasoning-delta', 'x'],
+      ['text-delta', 'de'],
+      ['text-delta', 'f'],
+    ]);
+    for (const s of subscribers) {
+      await s.waitFor(() => s.events().length === 4, 'four events');
+      expect(s.events()).toEqual(log);
+    }
   });
 });
 
