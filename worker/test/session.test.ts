@@ -392,4 +392,3 @@ describe('authorization', () => {
   });
 });
 
-export { textDeltas };
