@@ -25,6 +25,12 @@ function speedOption(value: string): Speed {
   }
 }
 
+function intOption(value: string): number {
+  const n = Number.parseInt(value, 10);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`not a whole number: ${value}`);
+  return n;
+}
+
 const program = new Command('kiln')
   .description('Kiln: watch coding agents build, live')
   .showHelpAfterError()
@@ -88,15 +94,38 @@ program
   .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
   .option('--token <token>', 'runner token (default: KILN_RUNNER_TOKEN)')
   .option('--workspaces <dir>', 'one workspace per project inside it', '.kiln/workspaces')
-  .option('--capacity <n>', 'builds at once', (v) => Number.parseInt(v, 10), 2)
+  .option('--capacity <n>', 'builds at once', intOption, 2)
+  .option('--outbox <file>', 'durable outbox (default: <workspaces>/.kiln-outbox.db)')
+  .option('--recordings <dir>', 'where the replay agent finds recordings (default: .)')
+  .option('--speed <n|max>', 'pace of the replay agent', speedOption, 1 as Speed)
+  .option('--preview-port <n>', 'port of the preview server (0: a free one)', intOption, 0)
+  .option('--preview-host <host>', 'interface the preview server binds', '127.0.0.1')
+  .option('--preview-url <origin>', 'public origin of the preview URLs (behind a proxy)')
+  .option(
+    '--shutdown-grace <ms>',
+    'on SIGTERM, how long running turns may finish before they are interrupted',
+    intOption,
+    30_000,
+  )
   .action(
     async (options: {
       server?: string;
       token?: string;
       workspaces?: string;
       capacity?: number;
+      outbox?: string;
+      recordings?: string;
+      speed?: Speed;
+      previewPort?: number;
+      previewHost?: string;
+      previewUrl?: string;
+      shutdownGrace?: number;
     }) => {
-      await runRunner(options, io.err);
+      const { shutdownGrace, ...rest } = options;
+      await runRunner(
+        { ...rest, ...(shutdownGrace !== undefined ? { shutdownGraceMs: shutdownGrace } : {}) },
+        io.err,
+      );
     },
   );
 

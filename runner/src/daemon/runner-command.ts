@@ -1,6 +1,8 @@
 import path from 'node:path';
-import { DemoAgent } from '../agents/demo';
 import { resolveServerConfig } from '../config/server-config';
+import type { Speed } from '../replay/pacing';
+import { createAgents } from './agents';
+import { PreviewServer } from './preview-server';
 import { RunnerDaemon } from './runner-daemon';
 
 /** Options of `kiln runner`. */
@@ -9,13 +11,27 @@ export interface RunnerCommandOptions {
   token?: string;
   workspaces?: string;
   capacity?: number;
+  /** Outbox file (default `<workspaces>/.kiln-outbox.db`). */
+  outbox?: string;
+  /** Where the `replay` agent finds recordings (default: the current directory). */
+  recordings?: string;
+  /** Pace of the `replay` agent. */
+  speed?: Speed;
+  /** Preview port (0 = a free one); host to bind; public origin of the preview URLs. */
+  previewPort?: number;
+  previewHost?: string;
+  previewUrl?: string;
+  /** On SIGTERM, how long running turns may go on before they are interrupted, ms. */
+  shutdownGraceMs?: number;
 }
 
+export const RUNNER_VERSION = '0.1.0';
+
 /**
- * `kiln runner --server URL --token T [--workspaces DIR] [--capacity N]`: runs builds for the
- * account the runner token belongs to until SIGINT/SIGTERM, then interrupts running builds,
- * flushes their events and exits. The token defaults to KILN_RUNNER_TOKEN or dev.json's
- * `runnerToken`.
+ * `kiln runner --server URL --token T [--workspaces DIR] [--capacity N] …`: runs builds for the
+ * account the runner token belongs to until SIGINT/SIGTERM; then it takes no new builds, lets the
+ * running ones finish (up to the grace period, then interrupts them), flushes their events and
+ * resolves. The token defaults to KILN_RUNNER_TOKEN or dev.json's `runnerToken`.
  */
 export async function runRunner(
   options: RunnerCommandOptions,
@@ -25,22 +41,44 @@ export async function runRunner(
     server: options.server,
     token: options.token ?? process.env.KILN_RUNNER_TOKEN,
   });
+  const workspaces = path.resolve(
+    options.workspaces ?? path.join(process.cwd(), '.kiln', 'workspaces'),
+  );
+  const preview = new PreviewServer({
+    workspaces,
+    port: options.previewPort ?? 0,
+    ...(options.previewHost ? { host: options.previewHost } : {}),
+    ...(options.previewUrl ? { publicUrl: options.previewUrl } : {}),
+  });
+  const previewOrigin = await preview.start();
+  const demoDelay = process.env.KILN_DEMO_CHUNK_DELAY_MS;
   const daemon = new RunnerDaemon({
     server,
     token,
-    workspaces: path.resolve(options.workspaces ?? path.join(process.cwd(), '.kiln', 'workspaces')),
+    workspaces,
     capacity: options.capacity ?? 2,
-    agents: [new DemoAgent()],
-    version: '0.1.0',
+    agents: createAgents({
+      env: process.env,
+      recordings: path.resolve(options.recordings ?? process.cwd()),
+      speed: options.speed ?? 1,
+      ...(demoDelay ? { demoChunkDelayMs: Number(demoDelay) } : {}),
+    }),
+    ...(options.outbox ? { outboxPath: path.resolve(options.outbox) } : {}),
+    preview,
+    version: RUNNER_VERSION,
     log,
   });
-  daemon.start();
-  await new Promise<void>((resolve) => {
+  // Signals first: a SIGTERM during start-up must still stop gracefully.
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => {
-      log('stopping: interrupting running builds');
-      void daemon.stop().then(resolve);
+      log('stopping: no new builds; waiting for running turns');
+      void daemon.stop({ graceMs: options.shutdownGraceMs ?? 30_000 }).then(resolve);
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  await daemon.start();
+  log(`previews at ${previewOrigin}/<projectId>/; workspaces in ${workspaces}`);
+  await stopped;
+  log('stopped');
 }

@@ -12,8 +12,11 @@ import {
 import ReconnectingWebSocket from 'partysocket/ws';
 import WebSocket from 'ws';
 import type { Agent } from '../agents/agent';
-import { IngestProducer } from '../ingest/producer';
+import { IngestProducer, type IngestProducerOptions } from '../ingest/producer';
+import { ServerError } from '../net/errors';
 import { socketUrl } from '../net/http';
+import { type BuildInfo, Outbox, type ResumableBuild } from '../outbox';
+import type { PreviewServer } from './preview-server';
 
 /** Options of a `RunnerDaemon`. Times in ms. */
 export interface RunnerDaemonOptions {
@@ -23,10 +26,14 @@ export interface RunnerDaemonOptions {
   token: string;
   /** Directory holding one workspace per project (`<workspaces>/<projectId>`). */
   workspaces: string;
+  /** The durable outbox file; default `<workspaces>/.kiln-outbox.db`. */
+  outboxPath?: string;
   /** Builds run at once; default 2. */
   capacity?: number;
-  /** The agents this runner offers, by name. */
+  /** The agents this runner offers, by name (only available ones are advertised). */
   agents: readonly Agent[];
+  /** Serves built workspaces; the daemon emits `preview-updated` after a successful turn. */
+  preview?: PreviewServer;
   /** Reported to the hub. */
   version?: string;
   /** Heartbeat interval; default 10 000. */
@@ -41,19 +48,28 @@ export interface RunnerDaemonOptions {
 type BuildCommand = Extract<HubServerFrame, { type: 'build' }>;
 
 interface ActiveBuild {
-  command: BuildCommand;
   abort: AbortController;
+  /** Set once the outbox has given the build its epoch. */
+  producer?: IngestProducer;
   done: Promise<void>;
 }
 
+/** `turn-finished.error` of a turn whose runner was killed while it ran. */
+export const RUNNER_RESTARTED =
+  'runner-restarted: the runner stopped during this turn; everything up to that point is kept';
+
 /**
  * `kiln runner` (DESIGN §6): connects out to the account's RunnerHubDO (so it works behind NAT),
- * says hello with its agents and capacity, heartbeats, accepts builds up to capacity and runs each
- * in its project's workspace, streaming the agent's events through an idempotent ingest producer
- * into the leased build. The control socket reconnects with exponential backoff and jitter.
+ * says hello with its version, available agents and capacity, heartbeats, accepts builds up to
+ * capacity and runs each in its project's workspace. Every event goes through the durable libSQL
+ * outbox into an idempotent ingest producer: stored before it is sent, deleted when acked. On
+ * start the daemon resumes every build the outbox still holds (a raised producer epoch; resending
+ * from the server's `ready.ackedProducerSeq`) and ends a turn the previous process never finished.
+ * The control socket reconnects with exponential backoff and jitter.
  */
 export class RunnerDaemon {
   private socket: ReconnectingWebSocket | null = null;
+  private outbox: Outbox | null = null;
   private readonly active = new Map<string, ActiveBuild>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly instance = `${hostname()}-${process.pid}`;
@@ -67,13 +83,53 @@ export class RunnerDaemon {
     this.agents = new Map(options.agents.map((a) => [a.name, a]));
   }
 
-  /** Builds running now (their ids). */
+  /** Builds running (or being resumed) now, by id. */
   get activeBuilds(): string[] {
     return [...this.active.keys()];
   }
 
-  /** Connects (and keeps reconnecting) until `stop`. */
-  start(): void {
+  /** The agents this runner can run now: those without an `unavailable()` reason. */
+  availableAgents(): string[] {
+    return [...this.agents.values()].filter((a) => !a.unavailable?.()).map((a) => a.name);
+  }
+
+  /** Opens the outbox, resumes what it holds, then connects (and keeps reconnecting) until `stop`. */
+  async start(): Promise<void> {
+    await mkdir(this.options.workspaces, { recursive: true });
+    this.outbox = await Outbox.open(
+      this.options.outboxPath ?? path.join(this.options.workspaces, '.kiln-outbox.db'),
+    );
+    for (const build of await this.outbox.resumableBuilds()) this.resume(build);
+    this.connect();
+  }
+
+  /**
+   * Graceful stop: takes no new builds, lets running turns finish for up to `graceMs`, then
+   * interrupts the rest (each ends `interrupted`); waits up to `flushMs` more for their events to
+   * be acknowledged (what is not stays in the outbox for the next start), and disconnects.
+   */
+  async stop({ graceMs = 30_000, flushMs = 10_000 } = {}): Promise<void> {
+    this.stopping = true;
+    const all = () => Promise.allSettled([...this.active.values()].map((b) => b.done));
+    const interrupt = setTimeout(() => {
+      if (this.active.size > 0) this.log(`interrupting ${this.active.size} running build(s)`);
+      for (const build of this.active.values()) build.abort.abort();
+    }, graceMs);
+    const giveUp = setTimeout(() => {
+      for (const build of this.active.values()) build.producer?.close();
+    }, graceMs + flushMs);
+    await all();
+    clearTimeout(interrupt);
+    clearTimeout(giveUp);
+    clearInterval(this.heartbeatTimer);
+    this.socket?.close(1000, 'runner stopping');
+    await this.options.preview?.close();
+    this.outbox?.close();
+  }
+
+  // --- the hub's control socket ---
+
+  private connect(): void {
     const { server, token } = this.options;
     const url = socketUrl(server, '/api/runners/connect');
     const min = this.options.minRetryDelayMs ?? 500;
@@ -102,12 +158,13 @@ export class RunnerDaemon {
     this.socket = socket;
     socket.addEventListener('open', () => {
       this.attempts = 0;
-      this.log(`connected to ${server}`);
+      const agents = this.availableAgents();
+      this.log(`connected to ${server} (agents: ${agents.join(', ')})`);
       this.send({
         type: 'hello',
         runnerId: this.instance,
         version: this.options.version ?? '0.0.0',
-        agents: [...this.agents.keys()],
+        agents,
         capacity: this.capacity,
       });
       this.heartbeat();
@@ -124,18 +181,6 @@ export class RunnerDaemon {
       this.onFrame(parsed.frame);
     });
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatMs ?? 10_000);
-  }
-
-  /**
-   * Stops taking builds, interrupts the running ones (each ends `interrupted` and is flushed), and
-   * closes the control socket.
-   */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    clearInterval(this.heartbeatTimer);
-    for (const build of this.active.values()) build.abort.abort();
-    await Promise.allSettled([...this.active.values()].map((b) => b.done));
-    this.socket?.close(1000, 'runner stopping');
   }
 
   private onFrame(frame: HubServerFrame): void {
@@ -159,43 +204,62 @@ export class RunnerDaemon {
   }
 
   private onBuild(command: BuildCommand): void {
+    if (this.active.has(command.buildId)) return; // a repeated offer after a reconnect
     const agent = this.agents.get(command.agent);
-    if (this.stopping || !agent || this.active.size >= this.capacity) {
-      const reason = !agent ? `no ${command.agent} agent` : 'at capacity';
-      this.send({ type: 'build-rejected', buildId: command.buildId, reason });
+    const reason = this.stopping
+      ? 'runner stopping'
+      : !agent
+        ? `no ${command.agent} agent`
+        : this.active.size >= this.capacity
+          ? 'at capacity'
+          : undefined;
+    if (reason || !agent || !this.outbox) {
+      this.send({ type: 'build-rejected', buildId: command.buildId, reason: reason ?? 'starting' });
       return;
     }
-    if (this.active.has(command.buildId)) return; // a repeated offer after a reconnect
     const abort = new AbortController();
-    const build: ActiveBuild = { command, abort, done: Promise.resolve() };
+    const info: BuildInfo = {
+      buildId: command.buildId,
+      sessionId: command.sessionId,
+      projectId: command.projectId,
+      turnId: command.turnId,
+      agent: agent.name,
+    };
     // Listed before accepting: the hub ends a running build that a heartbeat no longer lists.
+    const build: ActiveBuild = { abort, done: Promise.resolve() };
     this.active.set(command.buildId, build);
     this.send({ type: 'build-accepted', buildId: command.buildId });
-    build.done = this.runBuild(agent, command, abort).finally(() => {
-      this.active.delete(command.buildId);
-      this.heartbeat(); // tells the hub the build is over, so the session's next turn can start
-    });
+    build.done = this.track(command.buildId, this.runBuild(agent, command, info, build));
   }
 
+  // --- builds ---
+
   /** Runs one turn of `agent` and streams it into the leased build; never throws. */
-  private async runBuild(agent: Agent, command: BuildCommand, abort: AbortController) {
+  private async runBuild(
+    agent: Agent,
+    command: BuildCommand,
+    info: BuildInfo,
+    build: ActiveBuild,
+  ): Promise<void> {
+    const { abort } = build;
     const { buildId, sessionId, projectId, turnId, prompt, model } = command;
+    const outbox = this.outbox!;
     const workspace = path.join(this.options.workspaces, projectId);
     this.log(`build ${buildId}: ${agent.name} in ${workspace}`);
-    const producer = new IngestProducer({
-      url: socketUrl(this.options.server, `/api/sessions/${encodeURIComponent(sessionId)}/ingest`),
-      token: this.options.token,
-      buildId,
-      producerEpoch: 1,
-      onCommand: (c) => {
-        if (c.kind === 'interrupt') abort.abort();
-      },
-      onNotice: (line) => this.log(`build ${buildId}: ${line}`),
-    });
-    const emit = (event: RunnerEventBody) => producer.append([event]);
-    const started = performance.now();
     let status: 'completed' | 'failed' | 'interrupted' = 'completed';
     let error: string | undefined;
+    const started = performance.now();
+    let producer: IngestProducer;
+    try {
+      await outbox.describeBuild(info);
+      // Raised on every (re)start for the build: the first process says 1.
+      producer = this.producer(info, await outbox.nextEpoch(buildId), abort);
+      build.producer = producer;
+    } catch (thrown) {
+      this.log(`build ${buildId}: the outbox failed: ${String(thrown)}`);
+      return;
+    }
+    const emit = (event: RunnerEventBody) => producer.append([event]);
     try {
       await mkdir(workspace, { recursive: true });
       emit({
@@ -224,6 +288,9 @@ export class RunnerDaemon {
       error = thrown instanceof Error ? thrown.message : String(thrown);
     }
     try {
+      const previewUrl =
+        status === 'completed' ? this.options.preview?.urlFor(projectId) : undefined;
+      if (previewUrl) emit({ type: 'preview-updated', url: previewUrl, status: 'ready' });
       emit({
         type: 'turn-finished',
         turnId,
@@ -231,15 +298,110 @@ export class RunnerDaemon {
         ...(status === 'failed' && error ? { error } : {}),
         durationMs: Math.round(performance.now() - started),
       });
-      await producer.flush();
-      this.log(`build ${buildId}: ${status}${error ? ` (${error})` : ''}`);
     } catch (thrown) {
-      // The producer failed for good (lease lost, token revoked): the session's lifecycle ends
-      // the turn; all the runner can do is say so.
-      this.log(`build ${buildId}: could not deliver its events: ${String(thrown)}`);
+      this.log(`build ${buildId}: could not store its last events: ${String(thrown)}`);
+    }
+    await this.deliver(buildId, producer);
+    this.log(`build ${buildId}: ${status}${error ? ` (${error})` : ''}`);
+  }
+
+  /**
+   * Picks up a build a previous process left in the outbox: resends what the server lacks under a
+   * raised epoch and, if the turn never ended, ends it `failed: runner-restarted`.
+   */
+  private resume(build: ResumableBuild): void {
+    const abort = new AbortController();
+    const entry: ActiveBuild = { abort, done: Promise.resolve() };
+    this.active.set(build.buildId, entry);
+    const run = async () => {
+      const outbox = this.outbox!;
+      const entries = await outbox.allUnacked(build.buildId);
+      const epoch = await outbox.nextEpoch(build.buildId);
+      const producer = this.producer(build, epoch, abort, {
+        ackedSeq: build.ackedSeq,
+        nextSeq: build.nextSeq,
+        entries,
+      });
+      entry.producer = producer;
+      this.log(
+        `build ${build.buildId}: resuming with ${entries.length} unacknowledged event(s) (epoch ${epoch})`,
+      );
+      if (!build.finished) {
+        producer.append([
+          {
+            type: 'turn-finished',
+            turnId: build.turnId,
+            status: 'failed',
+            error: RUNNER_RESTARTED,
+            durationMs: 0,
+          },
+        ]);
+      }
+      await this.deliver(build.buildId, producer);
+    };
+    entry.done = this.track(
+      build.buildId,
+      run().catch((error: unknown) => {
+        this.log(`build ${build.buildId}: could not resume: ${String(error)}`);
+        entry.producer?.close();
+      }),
+    );
+  }
+
+  /** Waits until every event of the build is acknowledged, then forgets it in the outbox. */
+  private async deliver(buildId: string, producer: IngestProducer): Promise<void> {
+    try {
+      await producer.flush();
+      await this.outbox!.forget(buildId);
+    } catch (thrown) {
+      if (thrown instanceof ServerError && thrown.permanent) {
+        // The server will never take these (lease lost, token revoked): the session's lifecycle
+        // ends the turn, and keeping them would only retry forever.
+        this.log(`build ${buildId}: its events were refused for good: ${thrown.message}`);
+        await this.outbox!.forget(buildId).catch(() => undefined); // best effort, reported above
+      } else {
+        // Closed by a shutdown before everything was acked: the outbox keeps the rest for the
+        // next start.
+        this.log(
+          `build ${buildId}: events left in the outbox for the next start: ${String(thrown)}`,
+        );
+      }
     } finally {
       producer.close();
     }
+  }
+
+  /** A build's ingest producer over the outbox; the session's interrupt aborts the turn. */
+  private producer(
+    build: BuildInfo,
+    producerEpoch: number,
+    abort: AbortController,
+    resume?: IngestProducerOptions['resume'],
+  ): IngestProducer {
+    const { buildId, sessionId } = build;
+    return new IngestProducer({
+      url: socketUrl(this.options.server, `/api/sessions/${encodeURIComponent(sessionId)}/ingest`),
+      token: this.options.token,
+      buildId,
+      producerEpoch,
+      store: this.outbox!.forBuild(buildId),
+      ...(resume ? { resume } : {}),
+      onCommand: (c) => {
+        if (c.kind === 'interrupt') {
+          this.log(`build ${buildId}: interrupted`);
+          abort.abort();
+        }
+      },
+      onNotice: (line) => this.log(`build ${buildId}: ${line}`),
+    });
+  }
+
+  /** Removes the build when `done` settles and tells the hub, so the session's next turn starts. */
+  private track(buildId: string, done: Promise<void>): Promise<void> {
+    return done.finally(() => {
+      this.active.delete(buildId);
+      this.heartbeat();
+    });
   }
 
   private heartbeat(): void {
