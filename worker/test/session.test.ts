@@ -391,4 +391,3 @@ describe('authorization', () => {
     expect(same.status).toBe(101);
   });
 });
-

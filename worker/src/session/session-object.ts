@@ -2,7 +2,6 @@ import { DurableObject } from 'cloudflare:workers';
 import {
   applyEvents,
   type ClientFrame,
-  clientFrame,
   createSessionState,
   type ErrorCode,
   type EventBody,
@@ -13,10 +12,7 @@ import {
   jsonByteLength,
   LEASE_GRACE_MS,
   LEASE_MS,
-  MAX_BAD_FRAMES,
-  MAX_CLIENT_FRAMES_PER_SECOND,
   MAX_EVENT_BYTES,
-  MAX_FRAME_BYTES,
   MAX_INGEST_EVENTS_PER_SECOND,
   PING_FRAME,
   PONG_FRAME,
@@ -44,16 +40,22 @@ import { finishOrphanedTurn, leaseActions } from './lifecycle';
 import { collectTouched, projectionStatements } from './projection';
 import { TokenBucket } from './rate-limit';
 import {
+  clientFrameOf,
   closeQuietly,
+  frameText,
+  LAGGING_MESSAGE,
   NAME_HEADER,
   PRINCIPAL_HEADER,
   PROJECT_HEADER,
   ROLE_HEADER,
+  refuseFrame,
   SESSION_HEADER,
   SHARD_INDEX_HEADER,
   type SubscriberAttachment,
+  sendError,
   sendQuietly,
   subscriberAttachment,
+  VIEWER_CANNOT_WRITE,
   viewerOf,
 } from './subscriber';
 
@@ -116,14 +118,7 @@ export class SessionObject extends DurableObject<Env> {
       subscribers: () => this.readySubscribers().map(([ws]) => ws),
       send: sendQuietly,
       redact: redactForViewers,
-      lagging: (ws) =>
-        this.send(ws, {
-          type: 'error',
-          code: 'lagging',
-          message:
-            'you are reading slower than the session streams; a snapshot follows when you catch up',
-          fatal: false,
-        }),
+      lagging: (ws) => sendError(ws, 'lagging', LAGGING_MESSAGE, false),
       resync: (ws) => {
         const state = this.requireState();
         this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
@@ -339,44 +334,19 @@ export class SessionObject extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = ws.deserializeAttachment() as Attachment;
-    if (typeof message !== 'string') {
-      this.badFrame(ws, attachment, 'bad-frame', 'frames must be JSON text');
-      return;
-    }
-    if (byteLength(message) > MAX_FRAME_BYTES) {
-      this.badFrame(
-        ws,
-        attachment,
-        'frame-too-large',
-        `frames are limited to ${MAX_FRAME_BYTES} bytes`,
-      );
-      return;
-    }
     if (attachment.role === 'subscriber') {
-      if (!this.bucket(ws, MAX_CLIENT_FRAMES_PER_SECOND).take(1, Date.now())) {
-        this.badFrame(
-          ws,
-          attachment,
-          'rate-limited',
-          `at most ${MAX_CLIENT_FRAMES_PER_SECOND} frames per second`,
-        );
-        return;
-      }
-      const parsed = parseFrame(clientFrame, message);
-      if (!parsed.ok) {
-        this.badFrame(ws, attachment, 'bad-frame', parsed.message);
-        return;
-      }
-      await this.onClientFrame(ws, attachment, parsed.frame);
+      const frame = clientFrameOf(ws, attachment, message);
+      if (frame) await this.onClientFrame(ws, attachment, frame);
       return;
     }
-    const parsed = parseFrame(ingestFrame, message);
+    const text = frameText(ws, attachment, message);
+    if (text === undefined) return;
+    const parsed = parseFrame(ingestFrame, text);
     if (!parsed.ok) {
-      this.badFrame(ws, attachment, 'bad-frame', parsed.message);
+      refuseFrame(ws, attachment, 'bad-frame', parsed.message);
       return;
     }
     this.onIngestFrame(ws, attachment, parsed.frame);
-    return;
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -442,12 +412,7 @@ export class SessionObject extends DurableObject<Env> {
       case 'send':
       case 'interrupt': {
         if (!attachment.canWrite) {
-          this.send(ws, {
-            type: 'error',
-            code: 'forbidden',
-            message: 'viewers cannot send or interrupt',
-            fatal: false,
-          });
+          sendError(ws, 'forbidden', VIEWER_CANNOT_WRITE, false);
           return;
         }
         if (frame.type === 'interrupt') {
@@ -474,12 +439,12 @@ export class SessionObject extends DurableObject<Env> {
       case 'none':
         return;
       case 'ahead':
-        this.send(ws, {
-          type: 'error',
-          code: 'ahead-of-head',
-          message: `lastSeq ${lastSeq} is past head ${state.headSeq}; replacing your state with a snapshot`,
-          fatal: false,
-        });
+        sendError(
+          ws,
+          'ahead-of-head',
+          `lastSeq ${lastSeq} is past head ${state.headSeq}; replacing your state with a snapshot`,
+          false,
+        );
         this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
         return;
       case 'snapshot':
@@ -573,10 +538,15 @@ export class SessionObject extends DurableObject<Env> {
     if (attachment.ready) this.broadcastPresence(ws);
   }
 
-  private bucket(ws: WebSocket, ratePerSecond: number): TokenBucket {
+  /** The ingest socket's events-per-second bucket (in memory; full again after hibernation). */
+  private ingestBucket(ws: WebSocket): TokenBucket {
     let bucket = this.buckets.get(ws);
     if (!bucket) {
-      bucket = new TokenBucket(ratePerSecond, ratePerSecond * 2, Date.now());
+      bucket = new TokenBucket(
+        MAX_INGEST_EVENTS_PER_SECOND,
+        MAX_INGEST_EVENTS_PER_SECOND * 2,
+        Date.now(),
+      );
       this.buckets.set(ws, bucket);
     }
     return bucket;
@@ -599,7 +569,7 @@ export class SessionObject extends DurableObject<Env> {
       case 'events': {
         const { buildId, epoch } = attachment;
         if (buildId === undefined || epoch === undefined) {
-          this.badFrame(ws, attachment, 'bad-frame', 'send hello before events');
+          refuseFrame(ws, attachment, 'bad-frame', 'send hello before events');
           return;
         }
         const build = this.log.getBuild(buildId);
@@ -611,26 +581,26 @@ export class SessionObject extends DurableObject<Env> {
           this.fatal(ws, 'no-lease', `build ${buildId} is ${build.status}`);
           return;
         }
-        if (!this.bucket(ws, MAX_INGEST_EVENTS_PER_SECOND).take(frame.events.length, Date.now())) {
-          this.send(ws, {
-            type: 'error',
-            code: 'rate-limited',
-            message: `at most ${MAX_INGEST_EVENTS_PER_SECOND} events per second; resend after a pause`,
-            fatal: false,
-            expectedProducerSeq: build.ackedProducerSeq + 1,
-          });
+        if (!this.ingestBucket(ws).take(frame.events.length, Date.now())) {
+          sendError(
+            ws,
+            'rate-limited',
+            `at most ${MAX_INGEST_EVENTS_PER_SECOND} events per second; resend after a pause`,
+            false,
+            build.ackedProducerSeq + 1,
+          );
           return;
         }
         const admission = admitFrame(build.ackedProducerSeq, frame.firstProducerSeq, frame.events);
         switch (admission.kind) {
           case 'gap':
-            this.send(ws, {
-              type: 'error',
-              code: 'producer-gap',
-              message: `expected producer seq ${admission.expectedProducerSeq}, got ${frame.firstProducerSeq}`,
-              fatal: false,
-              expectedProducerSeq: admission.expectedProducerSeq,
-            });
+            sendError(
+              ws,
+              'producer-gap',
+              `expected producer seq ${admission.expectedProducerSeq}, got ${frame.firstProducerSeq}`,
+              false,
+              admission.expectedProducerSeq,
+            );
             return;
           case 'duplicate':
             this.send(ws, { type: 'ack', producerSeq: admission.ackedProducerSeq });
@@ -641,7 +611,7 @@ export class SessionObject extends DurableObject<Env> {
               buildId,
             );
             if (refusal) {
-              this.badFrame(ws, attachment, refusal.code, refusal.message);
+              refuseFrame(ws, attachment, refusal.code, refusal.message);
               return;
             }
             const lastProducerSeq = admission.events[admission.events.length - 1]!.producerSeq;
@@ -711,7 +681,7 @@ export class SessionObject extends DurableObject<Env> {
 
   private interrupt(ws: WebSocket): void {
     const refusal = this.interruptRunningTurn();
-    if (refusal) this.send(ws, { type: 'error', code: 'conflict', message: refusal, fatal: false });
+    if (refusal) sendError(ws, 'conflict', refusal, false);
   }
 
   /**
@@ -939,25 +909,8 @@ export class SessionObject extends DurableObject<Env> {
     sendQuietly(ws, JSON.stringify(frame));
   }
 
-  /** Answers a refused frame; closes the socket with 1008 once it has sent too many. */
-  private badFrame(ws: WebSocket, attachment: Attachment, code: ErrorCode, message: string): void {
-    const badFrames = attachment.badFrames + 1;
-    if (badFrames > MAX_BAD_FRAMES) {
-      this.send(ws, {
-        type: 'error',
-        code,
-        message: `${message}; too many bad frames`,
-        fatal: true,
-      });
-      closeQuietly(ws, 1008, 'too many bad frames');
-      return;
-    }
-    ws.serializeAttachment({ ...attachment, badFrames });
-    this.send(ws, { type: 'error', code, message, fatal: false });
-  }
-
   private fatal(ws: WebSocket, code: ErrorCode, message: string): void {
-    this.send(ws, { type: 'error', code, message, fatal: true });
+    sendError(ws, code, message, true);
     closeQuietly(ws, 1008, code);
   }
 }
@@ -1026,9 +979,4 @@ function checkEvents(
     }
   }
   return undefined;
-}
-
-function byteLength(text: string): number {
-  // A UTF-16 code unit is at most 3 UTF-8 bytes; only count when it could matter.
-  return text.length * 3 <= MAX_FRAME_BYTES ? text.length : new TextEncoder().encode(text).length;
 }

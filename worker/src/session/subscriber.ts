@@ -1,4 +1,14 @@
-import type { Viewer } from '@kiln/protocol';
+import {
+  type ClientFrame,
+  clientFrame,
+  type ErrorCode,
+  MAX_BAD_FRAMES,
+  MAX_CLIENT_FRAMES_PER_SECOND,
+  MAX_FRAME_BYTES,
+  parseFrame,
+  type Viewer,
+} from '@kiln/protocol';
+import { TokenBucket } from './rate-limit';
 
 /** Headers the worker sets after authenticating a socket upgrade (never trusted from clients). */
 export const PRINCIPAL_HEADER = 'x-kiln-principal';
@@ -70,4 +80,108 @@ export function closeQuietly(ws: WebSocket, code: number, reason: string): void 
   } catch {
     // Already closed: nothing left to do.
   }
+}
+
+/** The `lagging` error's text (PROTOCOL.md §2, flow control). */
+export const LAGGING_MESSAGE =
+  'you are reading slower than the session streams; a snapshot follows when you catch up';
+
+/** Why a viewer's `send` or `interrupt` is refused. */
+export const VIEWER_CANNOT_WRITE = 'viewers can watch but not send or interrupt';
+
+/** Sends an `error` frame. */
+export function sendError(
+  ws: WebSocket,
+  code: ErrorCode,
+  message: string,
+  fatal: boolean,
+  expectedProducerSeq?: number,
+): void {
+  sendQuietly(ws, JSON.stringify({ type: 'error', code, message, fatal, expectedProducerSeq }));
+}
+
+/**
+ * Answers a refused frame with `error` (nothing of it is applied); the socket's
+ * `MAX_BAD_FRAMES + 1`th refusal is fatal and closes it with 1008.
+ */
+export function refuseFrame(
+  ws: WebSocket,
+  attachment: { badFrames: number },
+  code: ErrorCode,
+  message: string,
+): void {
+  const badFrames = attachment.badFrames + 1;
+  if (badFrames > MAX_BAD_FRAMES) {
+    sendError(ws, code, `${message}; too many bad frames`, true);
+    closeQuietly(ws, 1008, 'too many bad frames');
+    return;
+  }
+  ws.serializeAttachment({ ...attachment, badFrames });
+  sendError(ws, code, message, false);
+}
+
+/** The frame as text if it is text under `MAX_FRAME_BYTES`; otherwise refused (undefined). */
+export function frameText(
+  ws: WebSocket,
+  attachment: { badFrames: number },
+  message: string | ArrayBuffer,
+): string | undefined {
+  if (typeof message !== 'string') {
+    refuseFrame(ws, attachment, 'bad-frame', 'frames must be JSON text');
+    return undefined;
+  }
+  // A UTF-16 code unit is at most 3 UTF-8 bytes; only count when it could matter.
+  const bytes =
+    message.length * 3 <= MAX_FRAME_BYTES
+      ? message.length
+      : new TextEncoder().encode(message).length;
+  if (bytes > MAX_FRAME_BYTES) {
+    refuseFrame(
+      ws,
+      attachment,
+      'frame-too-large',
+      `frames are limited to ${MAX_FRAME_BYTES} bytes`,
+    );
+    return undefined;
+  }
+  return message;
+}
+
+const clientBuckets = new WeakMap<WebSocket, TokenBucket>();
+
+/**
+ * A subscriber's frame, rate-limited (`MAX_CLIENT_FRAMES_PER_SECOND`, burst twice that) and
+ * validated; undefined when it was refused (and answered).
+ */
+export function clientFrameOf(
+  ws: WebSocket,
+  attachment: SubscriberAttachment,
+  message: string | ArrayBuffer,
+): ClientFrame | undefined {
+  const text = frameText(ws, attachment, message);
+  if (text === undefined) return undefined;
+  let bucket = clientBuckets.get(ws);
+  if (!bucket) {
+    bucket = new TokenBucket(
+      MAX_CLIENT_FRAMES_PER_SECOND,
+      MAX_CLIENT_FRAMES_PER_SECOND * 2,
+      Date.now(),
+    );
+    clientBuckets.set(ws, bucket);
+  }
+  if (!bucket.take(1, Date.now())) {
+    refuseFrame(
+      ws,
+      attachment,
+      'rate-limited',
+      `at most ${MAX_CLIENT_FRAMES_PER_SECOND} frames per second`,
+    );
+    return undefined;
+  }
+  const parsed = parseFrame(clientFrame, text);
+  if (!parsed.ok) {
+    refuseFrame(ws, attachment, 'bad-frame', parsed.message);
+    return undefined;
+  }
+  return parsed.frame;
 }

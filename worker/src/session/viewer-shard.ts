@@ -1,15 +1,10 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
   type ClientFrame,
-  clientFrame,
   eventsPage,
-  MAX_BAD_FRAMES,
-  MAX_CLIENT_FRAMES_PER_SECOND,
-  MAX_FRAME_BYTES,
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
-  parseFrame,
   REPLAY_LIMIT,
   REPLAY_ROUND_EVENTS,
   type SessionEvent,
@@ -18,17 +13,20 @@ import {
 import type { Env } from '../env';
 import { planCatchUp } from './catch-up';
 import { eventFrames, Fanout } from './fanout';
-import { TokenBucket } from './rate-limit';
 import {
+  clientFrameOf,
   closeQuietly,
+  LAGGING_MESSAGE,
   NAME_HEADER,
   PRINCIPAL_HEADER,
   ROLE_HEADER,
   SESSION_HEADER,
   SHARD_INDEX_HEADER,
   type SubscriberAttachment,
+  sendError,
   sendQuietly,
   subscriberAttachment,
+  VIEWER_CANNOT_WRITE,
   viewerOf,
 } from './subscriber';
 
@@ -49,7 +47,6 @@ export class ViewerShard extends DurableObject<Env> {
   private started = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly fanout: Fanout<WebSocket>;
-  private readonly buckets = new WeakMap<WebSocket, TokenBucket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -58,17 +55,7 @@ export class ViewerShard extends DurableObject<Env> {
       subscribers: () => this.ready().map(([ws]) => ws),
       send: sendQuietly,
       redact: (event) => event, // the session redacts before it delivers
-      lagging: (ws) =>
-        sendQuietly(
-          ws,
-          JSON.stringify({
-            type: 'error',
-            code: 'lagging',
-            message:
-              'you are reading slower than the session streams; a snapshot follows when you catch up',
-            fatal: false,
-          }),
-        ),
+      lagging: (ws) => sendError(ws, 'lagging', LAGGING_MESSAGE, false),
       resync: (ws) => {
         // Ordered after pending deliveries; the snapshot may be ahead of this shard's head.
         void this.enqueue(async () => {
@@ -146,30 +133,8 @@ export class ViewerShard extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = ws.deserializeAttachment() as SubscriberAttachment;
-    if (typeof message !== 'string' || message.length > MAX_FRAME_BYTES) {
-      this.badFrame(
-        ws,
-        attachment,
-        'bad-frame',
-        `frames must be JSON text under ${MAX_FRAME_BYTES} bytes`,
-      );
-      return;
-    }
-    if (!this.bucket(ws).take(1, Date.now())) {
-      this.badFrame(
-        ws,
-        attachment,
-        'rate-limited',
-        `at most ${MAX_CLIENT_FRAMES_PER_SECOND} frames per second`,
-      );
-      return;
-    }
-    const parsed = parseFrame(clientFrame, message);
-    if (!parsed.ok) {
-      this.badFrame(ws, attachment, 'bad-frame', parsed.message);
-      return;
-    }
-    await this.onClientFrame(ws, attachment, parsed.frame);
+    const frame = clientFrameOf(ws, attachment, message);
+    if (frame) await this.onClientFrame(ws, attachment, frame);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -207,15 +172,7 @@ export class ViewerShard extends DurableObject<Env> {
       case 'send':
       case 'interrupt': {
         if (!attachment.canWrite) {
-          sendQuietly(
-            ws,
-            JSON.stringify({
-              type: 'error',
-              code: 'forbidden',
-              message: 'viewers cannot send or interrupt',
-              fatal: false,
-            }),
-          );
+          sendError(ws, 'forbidden', VIEWER_CANNOT_WRITE, false);
           return;
         }
         if (frame.type === 'send') {
@@ -223,11 +180,7 @@ export class ViewerShard extends DurableObject<Env> {
           return;
         }
         const refusal = await session.interruptTurn();
-        if (refusal)
-          sendQuietly(
-            ws,
-            JSON.stringify({ type: 'error', code: 'conflict', message: refusal, fatal: false }),
-          );
+        if (refusal) sendError(ws, 'conflict', refusal, false);
         return;
       }
       default: {
@@ -256,14 +209,11 @@ export class ViewerShard extends DurableObject<Env> {
       case 'snapshot': {
         const { seq, state } = await session.viewerSnapshot();
         if (plan.kind === 'ahead') {
-          sendQuietly(
+          sendError(
             ws,
-            JSON.stringify({
-              type: 'error',
-              code: 'ahead-of-head',
-              message: `lastSeq ${lastSeq} is past head ${seq}; replacing your state with a snapshot`,
-              fatal: false,
-            }),
+            'ahead-of-head',
+            `lastSeq ${lastSeq} is past head ${seq}; replacing your state with a snapshot`,
+            false,
           );
         }
         sendQuietly(ws, JSON.stringify({ type: 'snapshot', seq, state }));
@@ -368,39 +318,5 @@ export class ViewerShard extends DurableObject<Env> {
   private session(ws: WebSocket) {
     const { sessionId } = ws.deserializeAttachment() as SubscriberAttachment;
     return this.env.SESSIONS.getByName(sessionId!);
-  }
-
-  private bucket(ws: WebSocket): TokenBucket {
-    let bucket = this.buckets.get(ws);
-    if (!bucket) {
-      bucket = new TokenBucket(
-        MAX_CLIENT_FRAMES_PER_SECOND,
-        MAX_CLIENT_FRAMES_PER_SECOND * 2,
-        Date.now(),
-      );
-      this.buckets.set(ws, bucket);
-    }
-    return bucket;
-  }
-
-  private badFrame(
-    ws: WebSocket,
-    attachment: SubscriberAttachment,
-    code: 'bad-frame' | 'rate-limited',
-    message: string,
-  ): void {
-    const badFrames = attachment.badFrames + 1;
-    const fatal = badFrames > MAX_BAD_FRAMES;
-    sendQuietly(
-      ws,
-      JSON.stringify({
-        type: 'error',
-        code,
-        message: fatal ? `${message}; too many bad frames` : message,
-        fatal,
-      }),
-    );
-    if (fatal) closeQuietly(ws, 1008, 'too many bad frames');
-    else ws.serializeAttachment({ ...attachment, badFrames });
   }
 }
