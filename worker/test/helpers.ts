@@ -1,5 +1,10 @@
 import { env, SELF } from 'cloudflare:test';
-import type { RunnerEventBody, SessionServerFrame } from '@kiln/protocol';
+import type {
+  RunnerEventBody,
+  SessionEvent,
+  SessionServerFrame,
+  SessionState,
+} from '@kiln/protocol';
 import { expect } from 'vitest';
 import { generateToken, hashToken } from '../src/auth/principal';
 
@@ -224,4 +229,54 @@ export function sendMessage(
     method: 'POST',
     body: JSON.stringify({ clientMessageId, text, agent, model: '' }),
   });
+}
+
+/** A fresh account, a new session with a leased build, and its producer socket after `hello`. */
+export async function openBuild(role: 'owner' | 'editor' = 'owner') {
+  const account = await seedAccount(role);
+  const sessionId = crypto.randomUUID();
+  const { buildId } = await leaseBuild(account, sessionId);
+  const producer = await connectProducer(account, sessionId, buildId);
+  return { account, sessionId, buildId, producer };
+}
+
+/** A subscriber that has sent `hello {lastSeq}` after `ready`. */
+export async function subscribe(
+  sessionId: string,
+  token: string,
+  lastSeq: number,
+): Promise<TestSocket> {
+  const s = await connect(sessionId, 'ws', token);
+  await s.waitForType('ready');
+  s.send({ type: 'hello', lastSeq });
+  return s;
+}
+
+/** `count` small events (`session-renamed t<from>…`) that coalescing leaves alone. */
+export function renames(from: number, count: number): RunnerEventBody[] {
+  return Array.from({ length: count }, (_, i) => ({
+    type: 'session-renamed',
+    title: `t${from + i}`,
+  }));
+}
+
+/** `GET /state` as the caller. */
+export async function stateOf(sessionId: string, token: string): Promise<SessionState> {
+  const res = await api(`/api/sessions/${sessionId}/state`, token);
+  expect(res.status).toBe(200);
+  return (await res.json()) as SessionState;
+}
+
+/** The whole log through `GET /events`, page by page. */
+export async function logOf(sessionId: string, token: string): Promise<SessionEvent[]> {
+  const events: SessionEvent[] = [];
+  let after = 0;
+  for (;;) {
+    const res = await api(`/api/sessions/${sessionId}/events?after=${after}&limit=5000`, token);
+    expect(res.status).toBe(200);
+    const page = (await res.json()) as { events: SessionEvent[]; nextAfter: number | null };
+    events.push(...page.events);
+    if (page.nextAfter === null) return events;
+    after = page.nextAfter;
+  }
 }

@@ -1,16 +1,12 @@
 import { env, runInDurableObject } from 'cloudflare:test';
-import type { RunnerEventBody, SessionState } from '@kiln/protocol';
+import type { RunnerEventBody } from '@kiln/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import type { SessionObject } from '../src/session/session-object';
 import { sweepStuckSessions } from '../src/session/sweep';
-import { api, connect, connectProducer, leaseBuild, produce, seedAccount } from './helpers';
+import { api, connect, connectProducer, openBuild, produce, stateOf } from './helpers';
 
 // LEASE_MS, LEASE_GRACE_MS and INTERRUPT_GRACE_MS are 1500, 1500 and 500 ms in tests
 // (worker/vitest.config.ts), so these wait seconds, not minutes.
-
-async function stateOf(sessionId: string, token: string): Promise<SessionState> {
-  return (await (await api(`/api/sessions/${sessionId}/state`, token)).json()) as SessionState;
-}
 
 const todos = (statuses: ('pending' | 'in_progress' | 'completed')[]) =>
   statuses.map((status, i) => ({ content: `Todo ${i}`, activeForm: `Doing ${i}`, status }));
@@ -27,14 +23,6 @@ function startTurn(buildId: string, turnId = 'turn-1'): RunnerEventBody[] {
   ];
 }
 
-async function runningBuild() {
-  const account = await seedAccount();
-  const sessionId = crypto.randomUUID();
-  const { buildId } = await leaseBuild(account, sessionId);
-  const producer = await connectProducer(account, sessionId, buildId);
-  return { account, sessionId, buildId, producer };
-}
-
 async function buildStatus(sessionId: string, buildId: string): Promise<string> {
   return runInDurableObject(env.SESSIONS.getByName(sessionId), (_: SessionObject, state) =>
     String(
@@ -47,7 +35,7 @@ async function buildStatus(sessionId: string, buildId: string): Promise<string> 
 
 describe('lifecycle', () => {
   it('a runner silent past its lease and grace period fails its turn as runner-lost, once', async () => {
-    const { account, sessionId, buildId, producer } = await runningBuild();
+    const { account, sessionId, buildId, producer } = await openBuild();
     await produce(producer, 1, startTurn(buildId));
     producer.close();
     await vi.waitFor(async () => expect(await buildStatus(sessionId, buildId)).toBe('expired'), {
@@ -72,7 +60,7 @@ describe('lifecycle', () => {
   });
 
   it('a turn whose todos are all completed is finalized as completed when its runner is lost', async () => {
-    const { account, sessionId, buildId, producer } = await runningBuild();
+    const { account, sessionId, buildId, producer } = await openBuild();
     await produce(producer, 1, [
       ...startTurn(buildId),
       { type: 'todos-updated', todos: todos(['completed', 'completed']) },
@@ -90,7 +78,7 @@ describe('lifecycle', () => {
   });
 
   it('a runner that comes back within the grace period continues the same build', async () => {
-    const { account, sessionId, buildId, producer } = await runningBuild();
+    const { account, sessionId, buildId, producer } = await openBuild();
     await produce(producer, 1, startTurn(buildId));
     producer.close();
     await vi.waitFor(async () => expect(await buildStatus(sessionId, buildId)).toBe('expired'), {
@@ -117,7 +105,7 @@ describe('lifecycle', () => {
   });
 
   it('an interrupt reaches the runner, and the turn it ends is interrupted', async () => {
-    const { account, sessionId, buildId, producer } = await runningBuild();
+    const { account, sessionId, buildId, producer } = await openBuild();
     await produce(producer, 1, startTurn(buildId));
     const viewer = await connect(sessionId, 'ws', account.token);
     await viewer.waitForType('ready');
@@ -134,7 +122,7 @@ describe('lifecycle', () => {
   });
 
   it('a runner that ignores an interrupt has its turn ended by the session, and its late finish is dropped', async () => {
-    const { account, sessionId, buildId, producer } = await runningBuild();
+    const { account, sessionId, buildId, producer } = await openBuild();
     await produce(producer, 1, startTurn(buildId));
     const viewer = await connect(sessionId, 'ws', account.token);
     await viewer.waitForType('ready');
@@ -155,9 +143,9 @@ describe('lifecycle', () => {
   });
 
   it('the cron sweep fails a session active with no activity for five minutes, and leaves a fresh one alone', async () => {
-    const stuck = await runningBuild();
+    const stuck = await openBuild();
     await produce(stuck.producer, 1, startTurn(stuck.buildId));
-    const fresh = await runningBuild();
+    const fresh = await openBuild();
     await produce(fresh.producer, 1, startTurn(fresh.buildId));
     // Both D1 rows say active once the write-through has run.
     for (const s of [stuck, fresh]) {
@@ -184,7 +172,7 @@ describe('lifecycle', () => {
 
 describe('D1 outage', () => {
   it('a D1 that fails for a while loses nothing: the rows catch up when it recovers', async () => {
-    const { sessionId, buildId, producer } = await runningBuild();
+    const { sessionId, buildId, producer } = await openBuild();
     const stub = env.SESSIONS.getByName(sessionId);
     const failing = new Proxy(env.DB, {
       get(target, prop) {

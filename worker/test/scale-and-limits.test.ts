@@ -4,37 +4,9 @@ import {
   MAX_FRAME_BYTES,
   REPLAY_LIMIT,
   REPLAY_ROUND_EVENTS,
-  type RunnerEventBody,
-  type SessionEvent,
 } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
-import {
-  api,
-  connect,
-  connectProducer,
-  leaseBuild,
-  produce,
-  seedAccount,
-  type TestSocket,
-} from './helpers';
-
-const renames = (from: number, count: number): RunnerEventBody[] =>
-  Array.from({ length: count }, (_, i) => ({ type: 'session-renamed', title: `t${from + i}` }));
-
-async function producerSession() {
-  const account = await seedAccount();
-  const sessionId = crypto.randomUUID();
-  const { buildId } = await leaseBuild(account, sessionId);
-  const producer = await connectProducer(account, sessionId, buildId);
-  return { account, sessionId, buildId, producer };
-}
-
-async function subscribe(sessionId: string, token: string, lastSeq: number): Promise<TestSocket> {
-  const s = await connect(sessionId, 'ws', token);
-  await s.waitForType('ready');
-  s.send({ type: 'hello', lastSeq });
-  return s;
-}
+import { connect, connectProducer, logOf, openBuild, produce, renames, subscribe } from './helpers';
 
 function expectContiguous(events: { seq: number }[], from: number, to: number) {
   expect(events.length).toBe(to - from + 1);
@@ -43,25 +15,9 @@ function expectContiguous(events: { seq: number }[], from: number, to: number) {
   });
 }
 
-async function logOf(sessionId: string, token: string): Promise<SessionEvent[]> {
-  const events: SessionEvent[] = [];
-  let after = 0;
-  for (;;) {
-    const page = (await (
-      await api(`/api/sessions/${sessionId}/events?after=${after}&limit=5000`, token)
-    ).json()) as {
-      events: SessionEvent[];
-      nextAfter: number | null;
-    };
-    events.push(...page.events);
-    if (page.nextAfter === null) return events;
-    after = page.nextAfter;
-  }
-}
-
 describe('replay at scale', () => {
   it('replays 9,000 of 50,000 events in bounded rounds with no gap and no repeat while live events arrive, and sends a snapshot past REPLAY_LIMIT', async () => {
-    const { account, sessionId, producer } = await producerSession();
+    const { account, sessionId, producer } = await openBuild();
     for (let i = 0; i < 50; i++) await produce(producer, i * 1000 + 1, renames(i * 1000, 1000));
 
     const behind = await subscribe(sessionId, account.token, 41_000);
@@ -90,7 +46,7 @@ describe('replay at scale', () => {
 
 describe('hibernation', () => {
   it('an object evicted with its sockets hibernated serves every socket correctly when it wakes', async () => {
-    const { account, sessionId, producer } = await producerSession();
+    const { account, sessionId, producer } = await openBuild();
     await produce(producer, 1, renames(0, 10));
     const a = await subscribe(sessionId, account.token, 0);
     const b = await subscribe(sessionId, account.token, 5);
@@ -117,7 +73,7 @@ describe('hibernation', () => {
 
 describe('presence', () => {
   it('tells every watcher who is watching, and when someone leaves', async () => {
-    const { account, sessionId } = await producerSession();
+    const { account, sessionId } = await openBuild();
     const a = await subscribe(sessionId, account.token, 0);
     await a.waitFor((f) =>
       f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 1),
@@ -145,7 +101,7 @@ describe('presence', () => {
 
 describe('slow subscribers', () => {
   it('a subscriber whose acks fall too far behind is told it lags, then gets a snapshot once it acks what it was sent', async () => {
-    const { account, sessionId, producer } = await producerSession();
+    const { account, sessionId, producer } = await openBuild();
     const slow = await subscribe(sessionId, account.token, 0);
     slow.send({ type: 'ack', seq: 0 });
     for (let i = 0; i < 7; i++) await produce(producer, i * 1000 + 1, renames(i * 1000, 1000));
@@ -166,7 +122,7 @@ describe('slow subscribers', () => {
 
 describe('limits', () => {
   it('refuses a frame over MAX_FRAME_BYTES and an event over MAX_EVENT_BYTES, storing nothing', async () => {
-    const { account, sessionId, producer } = await producerSession();
+    const { account, sessionId, producer } = await openBuild();
     producer.send({
       type: 'events',
       firstProducerSeq: 1,
@@ -190,7 +146,7 @@ describe('limits', () => {
   });
 
   it('rate-limits a subscriber that sends too many frames, then closes it with 1008', async () => {
-    const { account, sessionId } = await producerSession();
+    const { account, sessionId } = await openBuild();
     const s = await subscribe(sessionId, account.token, 0);
     for (let i = 0; i < 60; i++) s.send({ type: 'hello', lastSeq: 0 });
     await s.waitFor(() => s.closed !== undefined, 'close');
@@ -252,7 +208,7 @@ function badFrame(random: () => number, role: 'ws' | 'ingest'): string {
 
 describe('fuzz', () => {
   it('thousands of random malformed frames on both sockets leave the log unchanged and the object serving', async () => {
-    const { account, sessionId, buildId, producer } = await producerSession();
+    const { account, sessionId, buildId, producer } = await openBuild();
     await produce(producer, 1, renames(0, 20));
     const before = await logOf(sessionId, account.token);
     const random = prng(20261121);

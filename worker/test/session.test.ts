@@ -1,42 +1,25 @@
 import { env } from 'cloudflare:test';
-import {
-  applyEvents,
-  createSessionState,
-  type SessionEvent,
-  type SessionState,
-} from '@kiln/protocol';
+import { applyEvents, createSessionState, type SessionEvent } from '@kiln/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import {
   api,
   connect,
   connectProducer,
   leaseBuild,
+  logOf,
+  openBuild,
   produce,
   seedAccount,
+  stateOf,
   textDeltas,
 } from './helpers';
 import { sampleTurn } from './sample';
 
-async function stateOf(sessionId: string, token: string): Promise<SessionState> {
-  const res = await api(`/api/sessions/${sessionId}/state`, token);
-  expect(res.status).toBe(200);
-  return (await res.json()) as SessionState;
-}
-
-async function logOf(sessionId: string, token: string): Promise<SessionEvent[]> {
-  const res = await api(`/api/sessions/${sessionId}/events?after=0&limit=5000`, token);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { events: SessionEvent[] }).events;
-}
-
 /** A session with the sample turn committed; returns its id and the account. */
 async function sessionWithSample() {
-  const account = await seedAccount();
-  const sessionId = crypto.randomUUID();
-  const { buildId } = await leaseBuild(account, sessionId);
-  const producer = await connectProducer(account, sessionId, buildId);
-  await produce(producer, 1, sampleTurn(buildId));
-  return { account, sessionId, buildId, producer };
+  const build = await openBuild();
+  await produce(build.producer, 1, sampleTurn(build.buildId));
+  return build;
 }
 
 describe('session log and subscribers', () => {

@@ -1,36 +1,10 @@
 import { env, evictDurableObject, listDurableObjectIds, runInDurableObject } from 'cloudflare:test';
-import type { RunnerEventBody } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
 import type { SessionObject } from '../src/session/session-object';
-import {
-  connect,
-  connectProducer,
-  leaseBuild,
-  produce,
-  seedAccount,
-  type TestSocket,
-} from './helpers';
+import { openBuild, produce, renames, seedAccount, subscribe, type TestSocket } from './helpers';
 
 // The test config sets SHARD_THRESHOLD = 2 and SHARD_CAPACITY = 2: the first two subscribers
 // are the session's own, the rest go to shards of two.
-
-const renames = (from: number, count: number): RunnerEventBody[] =>
-  Array.from({ length: count }, (_, i) => ({ type: 'session-renamed', title: `t${from + i}` }));
-
-async function setup() {
-  const account = await seedAccount();
-  const sessionId = crypto.randomUUID();
-  const { buildId } = await leaseBuild(account, sessionId);
-  const producer = await connectProducer(account, sessionId, buildId);
-  return { account, sessionId, buildId, producer };
-}
-
-async function subscribe(sessionId: string, token: string, lastSeq: number): Promise<TestSocket> {
-  const s = await connect(sessionId, 'ws', token);
-  await s.waitForType('ready');
-  s.send({ type: 'hello', lastSeq });
-  return s;
-}
 
 function seqs(socket: TestSocket): number[] {
   return socket.events().map((e) => e.seq);
@@ -41,7 +15,7 @@ const range = (from: number, to: number) =>
 
 describe('viewer shards', () => {
   it('subscribers past the threshold are served by shards with the same order, resume and presence', async () => {
-    const { account, sessionId, producer } = await setup();
+    const { account, sessionId, producer } = await openBuild();
     await produce(producer, 1, renames(0, 20));
     const lastSeqs = [0, 0, 0, 5, 20, 0, 12];
     const sockets: TestSocket[] = [];
@@ -67,7 +41,7 @@ describe('viewer shards', () => {
   });
 
   it('a shard socket past head gets ahead-of-head and a snapshot; a far-behind one a snapshot', async () => {
-    const { account, sessionId, producer } = await setup();
+    const { account, sessionId, producer } = await openBuild();
     await produce(producer, 1, renames(0, 3));
     await subscribe(sessionId, account.token, 3);
     await subscribe(sessionId, account.token, 3);
@@ -82,7 +56,7 @@ describe('viewer shards', () => {
   });
 
   it('a shard that misses a delivery fetches the gap from the session before passing on live events', async () => {
-    const { account, sessionId, producer } = await setup();
+    const { account, sessionId, producer } = await openBuild();
     await produce(producer, 1, renames(0, 2));
     await subscribe(sessionId, account.token, 0);
     await subscribe(sessionId, account.token, 0);
@@ -104,7 +78,7 @@ describe('viewer shards', () => {
   });
 
   it('a shard evicted with its sockets hibernated keeps serving them in order', async () => {
-    const { account, sessionId, producer } = await setup();
+    const { account, sessionId, producer } = await openBuild();
     await produce(producer, 1, renames(0, 2));
     await subscribe(sessionId, account.token, 0);
     await subscribe(sessionId, account.token, 0);
@@ -119,7 +93,7 @@ describe('viewer shards', () => {
   });
 
   it('a shard socket can send a prompt and interrupt, and a viewer cannot', async () => {
-    const { account, sessionId, buildId, producer } = await setup();
+    const { account, sessionId, buildId, producer } = await openBuild();
     await produce(producer, 1, [
       { type: 'turn-started', turnId: 't', buildId, runnerId: 'r', agent: 'demo', model: 'm' },
     ]);
