@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { Link, Outlet, useNavigate } from 'react-router';
+import { Link, NavLink, Outlet, useNavigate } from 'react-router';
 import { fetchMe, isUnauthorized, type Me, signOut } from './lib/api';
 import { useSignInRedirect } from './lib/use-sign-in-redirect';
 
@@ -40,7 +40,15 @@ export function AppLayout() {
           <Logo />
           <span>Kiln</span>
         </Link>
-        <nav className="topbar-right">
+        <nav className="topbar-nav" aria-label="Main">
+          <NavLink to="/" end>
+            Projects
+          </NavLink>
+          <NavLink to="/runners">Runners</NavLink>
+          <NavLink to="/settings">Settings</NavLink>
+        </nav>
+        <div className="topbar-right">
+          <ThemeToggle />
           {me && (
             <span className="me" title={me.email}>
               {me.name || me.email}
@@ -49,12 +57,41 @@ export function AppLayout() {
           <button type="button" className="button button-ghost button-small" onClick={onSignOut}>
             Sign out
           </button>
-        </nav>
+        </div>
       </header>
       <main className="main">
         <Outlet />
       </main>
     </div>
+  );
+}
+
+/** Light / dark / system theme, kept in localStorage and applied as `data-theme` on <html>. */
+function ThemeToggle() {
+  const [theme, setTheme] = useState<'system' | 'light' | 'dark'>(() => {
+    const saved = localStorage.getItem('kiln-theme');
+    return saved === 'light' || saved === 'dark' ? saved : 'system';
+  });
+  useEffect(() => {
+    if (theme === 'system') {
+      document.documentElement.removeAttribute('data-theme');
+      localStorage.removeItem('kiln-theme');
+    } else {
+      document.documentElement.setAttribute('data-theme', theme);
+      localStorage.setItem('kiln-theme', theme);
+    }
+  }, [theme]);
+  const next = theme === 'system' ? 'dark' : theme === 'dark' ? 'light' : 'system';
+  return (
+    <button
+      type="button"
+      className="button button-ghost button-small"
+      onClick={() => setTheme(next)}
+      aria-label={`Theme: ${theme}. Switch to ${next}`}
+      title={`Theme: ${theme}`}
+    >
+      {theme === 'dark' ? '☾' : theme === 'light' ? '☀' : '◐'}
+    </button>
   );
 }
 

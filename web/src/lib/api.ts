@@ -1,12 +1,16 @@
 import {
   apiError,
   type ErrorCode,
+  type EventsPage,
+  eventsPage,
   type ProjectSession,
   type ProjectSummary,
+  type RunnerInfo,
   type SendMessageRequest,
   type SendMessageResponse,
   type SessionState,
   sessionState,
+  type TracesPage,
 } from '@kiln/protocol';
 
 /** An HTTP error from the API, with the `{ error: { code, message } }` body when it had one. */
@@ -175,4 +179,92 @@ export async function sendMessage(
     { method: 'POST', body: JSON.stringify(body) },
   );
   return response.json();
+}
+
+/** `GET /api/sessions/:id/events?after=&limit=`: one page of the log. */
+export async function fetchEventsPage(
+  sessionId: string,
+  after: number,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<EventsPage> {
+  const response = await apiFetch(
+    `/api/sessions/${encodeURIComponent(sessionId)}/events?after=${after}&limit=${limit}`,
+    signal ? { signal } : {},
+  );
+  const parsed = eventsPage.safeParse(await response.json());
+  if (!parsed.success) throw new ApiError(200, 'bad-response', 'The events page did not parse');
+  return parsed.data;
+}
+
+/** `GET /api/sessions/:id/traces?cursor=&limit=`: one page of the trace, from D1. */
+export async function fetchTracesPage(
+  sessionId: string,
+  cursor: string | null,
+  signal?: AbortSignal,
+): Promise<TracesPage> {
+  const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+  const response = await apiFetch(
+    `/api/sessions/${encodeURIComponent(sessionId)}/traces${query}`,
+    signal ? { signal } : {},
+  );
+  return response.json();
+}
+
+/** `POST /api/projects/:projectId/sessions/:sessionId/interrupt`: 202, or 409 when no turn runs. */
+export async function interruptSession(projectId: string, sessionId: string): Promise<void> {
+  await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}/sessions/${encodeURIComponent(sessionId)}/interrupt`,
+    { method: 'POST' },
+  );
+}
+
+/** A personal access token or runner token as listed (the secret itself is shown once). */
+export interface TokenSummary {
+  id: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt?: number | null;
+}
+
+/** `GET /api/tokens`. */
+export async function fetchTokens(signal?: AbortSignal): Promise<TokenSummary[]> {
+  const response = await apiFetch('/api/tokens', signal ? { signal } : {});
+  return ((await response.json()) as { tokens: TokenSummary[] }).tokens;
+}
+
+/** `POST /api/tokens {name}`: the new token, with its secret (shown once). */
+export async function createToken(name: string): Promise<TokenSummary & { token: string }> {
+  const response = await apiFetch('/api/tokens', {
+    method: 'POST',
+    body: JSON.stringify({ name }),
+  });
+  return response.json();
+}
+
+/** `DELETE /api/tokens/:id`. */
+export async function revokeToken(id: string): Promise<void> {
+  await apiFetch(`/api/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+/** `GET /api/runners`. */
+export async function fetchRunners(signal?: AbortSignal): Promise<RunnerInfo[]> {
+  const response = await apiFetch('/api/runners', signal ? { signal } : {});
+  return ((await response.json()) as { runners: RunnerInfo[] }).runners;
+}
+
+/** `POST /api/runners {name}`: the runner token, with its secret (shown once). */
+export async function createRunnerToken(
+  name: string,
+): Promise<{ runnerId: string; name: string; token: string }> {
+  const response = await apiFetch('/api/runners', {
+    method: 'POST',
+    body: JSON.stringify({ name }),
+  });
+  return response.json();
+}
+
+/** `DELETE /api/runners/:id`: revokes the token and disconnects the runner. */
+export async function revokeRunner(id: string): Promise<void> {
+  await apiFetch(`/api/runners/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }

@@ -7,8 +7,8 @@ import {
   projectServerFrame,
   type Viewer,
 } from '@kiln/protocol';
-import { WebSocket as ReconnectingWebSocket } from 'partysocket';
 import { useEffect, useState } from 'react';
+import { ReconnectingSocket } from './reconnecting-socket';
 
 /** What the project channel (`/api/projects/:id/ws`) has told this tab so far. */
 export interface ProjectChannel {
@@ -21,7 +21,7 @@ export interface ProjectChannel {
  * Follows a project's channel: `hello {lastSeq}` after every `ready` (resume), events through the
  * shared project reducer, a gap or a snapshot handled as PROTOCOL §8 says.
  */
-export function useProjectChannel(projectId: string): ProjectChannel {
+export function useProjectChannel(projectId: string, enabled = true): ProjectChannel {
   const [channel, setChannel] = useState<ProjectChannel>(() => ({
     state: createProjectState(projectId),
     viewers: [],
@@ -29,14 +29,11 @@ export function useProjectChannel(projectId: string): ProjectChannel {
   }));
 
   useEffect(() => {
+    if (!enabled) return;
     let state = createProjectState(projectId);
     const protocol = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
     const url = `${protocol}//${window.location.host}/api/projects/${encodeURIComponent(projectId)}/ws`;
-    const socket = new ReconnectingWebSocket(url, undefined, {
-      minReconnectionDelay: 500,
-      maxReconnectionDelay: 10_000,
-      maxEnqueuedMessages: 0,
-    });
+    const socket = new ReconnectingSocket(() => url);
     socket.addEventListener('close', () => setChannel((c) => ({ ...c, connected: false })));
     socket.addEventListener('message', (event) => {
       const parsed = parseFrame(projectServerFrame, String(event.data));
@@ -67,8 +64,18 @@ export function useProjectChannel(projectId: string): ProjectChannel {
       const next = state;
       setChannel((c) => ({ ...c, state: next }));
     });
-    return () => socket.close();
-  }, [projectId]);
+    const retry = () => socket.reconnect();
+    const visible = () => {
+      if (document.visibilityState === 'visible' && !socket.isOpen) retry();
+    };
+    window.addEventListener('online', retry);
+    document.addEventListener('visibilitychange', visible);
+    return () => {
+      window.removeEventListener('online', retry);
+      document.removeEventListener('visibilitychange', visible);
+      socket.close();
+    };
+  }, [projectId, enabled]);
 
   return channel;
 }

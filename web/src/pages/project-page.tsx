@@ -1,7 +1,9 @@
 import type { ProjectSession, ProjectSummary } from '@kiln/protocol';
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
+import { Avatars } from '../components/avatars';
 import { fetchProject, fetchProjectSessions, sendMessage } from '../lib/api';
+import { formatTime, formatTokens } from '../lib/format';
 import { mergeSessions, useProjectChannel } from '../lib/use-project-channel';
 
 /**
@@ -34,16 +36,27 @@ export function ProjectPage() {
   }, [projectId]);
 
   const deleted = useMemo(() => new Set<string>(), []);
-  const sessions = mergeSessions(loaded, channel.state, deleted);
+  const [query, setQuery] = useState('');
+  const all = mergeSessions(loaded, channel.state, deleted);
+  const needle = query.trim().toLowerCase();
+  const sessions = needle
+    ? all.filter((s) => `${s.title} ${s.firstMessagePreview ?? ''}`.toLowerCase().includes(needle))
+    : all;
   const canWrite = project !== null && project.role !== 'viewer';
 
   return (
     <div className="home">
       <section className="hero">
         <h1 data-testid="project-name">{channel.state.name ?? project?.name ?? 'Project'}</h1>
-        <p className="muted">
-          {channel.connected ? 'Live' : 'Connecting…'} · {channel.viewers.length} watching
-        </p>
+        <div className="hero-meta">
+          <span className="muted">
+            {channel.connected ? 'Live' : 'Connecting…'}
+            {project
+              ? ` · you are ${project.role === 'viewer' ? 'a viewer' : `an ${project.role}`}`
+              : ''}
+          </span>
+          <Avatars viewers={channel.viewers} label="Also in this project" />
+        </div>
       </section>
       {error && (
         <p className="form-error" role="alert">
@@ -52,14 +65,46 @@ export function ProjectPage() {
       )}
       {canWrite && <Composer projectId={projectId} />}
       <section className="card">
-        <h2>Sessions</h2>
-        {sessions.length === 0 && <p className="muted">No sessions yet: send a prompt.</p>}
+        <div className="card-header">
+          <h2>Sessions</h2>
+          {all.length > 0 && (
+            <input
+              type="search"
+              className="search"
+              placeholder="Search sessions"
+              aria-label="Search sessions"
+              value={query}
+              onChange={(e) => setQuery(e.target.value)}
+            />
+          )}
+        </div>
+        {all.length === 0 && (
+          <div className="empty-state">
+            <p>No sessions yet.</p>
+            <p className="muted">
+              {canWrite
+                ? 'Describe what to build above; a runner picks it up and you watch it happen.'
+                : 'When an editor starts one, it appears here live.'}
+            </p>
+          </div>
+        )}
+        {all.length > 0 && sessions.length === 0 && (
+          <p className="muted empty">No session matches “{query}”.</p>
+        )}
         <ol className="session-list" data-testid="session-list">
           {sessions.map((s) => (
             <li key={s.sessionId} data-testid="session-item" data-session-id={s.sessionId}>
-              <Link to={`/projects/${projectId}/s/${s.sessionId}`}>
-                {s.title || s.firstMessagePreview || 'Untitled session'}
-              </Link>{' '}
+              <Link to={`/projects/${projectId}/s/${s.sessionId}`} className="session-link">
+                <span className="session-title">
+                  {s.title || s.firstMessagePreview || 'Untitled session'}
+                </span>
+                <span className="session-meta muted">
+                  {s.agent}
+                  {s.model ? ` · ${s.model}` : ''} · {s.messageCount} messages
+                  {s.totalTokens > 0 ? ` · ${formatTokens(s.totalTokens)} tokens` : ''} ·{' '}
+                  {formatTime(s.lastMessageAt ?? s.createdAt)}
+                </span>
+              </Link>
               <span className={`badge badge-${s.status}`} data-testid="session-item-status">
                 {s.status}
               </span>
@@ -113,8 +158,10 @@ function Composer({ projectId }: { projectId: string }) {
         <label className="field">
           <span>Agent</span>
           <select value={agent} onChange={(e) => setAgent(e.target.value)} disabled={busy}>
-            <option value="demo">demo</option>
+            <option value="demo">demo (offline)</option>
             <option value="ai-sdk">ai-sdk</option>
+            <option value="claude-code">claude-code</option>
+            <option value="codex">codex</option>
           </select>
         </label>
         <label className="field">

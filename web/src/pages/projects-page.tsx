@@ -9,6 +9,9 @@ export function ProjectsPage() {
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
+  const [query, setQuery] = useState('');
+  const needle = query.trim().toLowerCase();
+  const shown = projects?.filter((p) => p.name.toLowerCase().includes(needle)) ?? null;
   const navigate = useNavigate();
 
   useEffect(() => {
@@ -40,16 +43,36 @@ export function ProjectsPage() {
       </section>
       <section className="home-grid">
         <article className="card">
-          <h2>Your projects</h2>
+          <div className="card-header">
+            <h2>Your projects</h2>
+            {projects && projects.length > 0 && (
+              <input
+                type="search"
+                className="search"
+                placeholder="Search projects"
+                aria-label="Search projects"
+                value={query}
+                onChange={(e) => setQuery(e.target.value)}
+              />
+            )}
+          </div>
           {error && (
             <p className="form-error" role="alert">
               {error}
             </p>
           )}
           {projects === null && !error && <p className="muted">Loading…</p>}
-          {projects?.length === 0 && <p className="muted">No projects yet: create one.</p>}
+          {projects?.length === 0 && (
+            <div className="empty-state">
+              <p>No projects yet.</p>
+              <p className="muted">Create one to start your first session.</p>
+            </div>
+          )}
+          {projects && projects.length > 0 && shown?.length === 0 && (
+            <p className="muted empty">No project matches “{query}”.</p>
+          )}
           <ul className="project-list" data-testid="project-list">
-            {projects?.map((p) => (
+            {shown?.map((p) => (
               <li key={p.id}>
                 <Link to={`/projects/${p.id}`}>{p.name}</Link> <span className="tag">{p.role}</span>
               </li>

@@ -1,21 +1,31 @@
 import type { SessionState } from '@kiln/protocol';
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { ApiError, fetchSessionState, isUnauthorized } from '../lib/api';
+import { ApiError, fetchProject, fetchSessionState, isUnauthorized } from '../lib/api';
+import { useProjectChannel } from '../lib/use-project-channel';
 import { useSignInRedirect } from '../lib/use-sign-in-redirect';
+import { useReconnectTriggers } from '../session/connection-banner';
 import { SessionView } from '../session/session-view';
 import { SessionStore } from '../session/store';
-import { SessionStoreContext } from '../session/use-session';
+import { SessionRoleContext, SessionStoreContext } from '../session/use-session';
+
+type Role = 'owner' | 'editor' | 'viewer';
+
+/** Statuses with a turn running or waiting: only these sessions keep a socket open. */
+export function isLiveStatus(status: string): boolean {
+  return status === 'active' || status === 'queued';
+}
 
 type Load =
   | { kind: 'loading' }
-  | { kind: 'ready'; store: SessionStore }
+  | { kind: 'ready'; store: SessionStore; role: Role | null }
   | { kind: 'not-found' }
   | { kind: 'error'; message: string };
 
 /**
- * `/s/:sessionId` and `/projects/:projectId/s/:sessionId`: hydrates the session over HTTP, then
- * keeps it live over its socket, resuming from the hydrated seq.
+ * `/s/:sessionId` and `/projects/:projectId/s/:sessionId`: hydrates the session over HTTP. A
+ * running session then stays live over its socket, resuming from the hydrated seq; an ended one
+ * stays static (no socket) until the project channel says it runs again or the person follows up.
  */
 export function SessionPage() {
   const { sessionId = '' } = useParams();
@@ -31,9 +41,17 @@ export function SessionPage() {
     fetchSessionState(sessionId, abort.signal).then(
       (state: SessionState) => {
         if (abort.signal.aborted) return;
-        store = new SessionStore({ sessionId, initialState: state });
-        store.connect();
-        setLoad({ kind: 'ready', store });
+        const created = new SessionStore({ sessionId, initialState: state });
+        store = created;
+        if (isLiveStatus(state.status)) created.connect();
+        setLoad({ kind: 'ready', store: created, role: null });
+        // The role decides whether the composer and Stop show; until it is known, they do not.
+        fetchProject(state.projectId, abort.signal).then(
+          (project) => setLoad({ kind: 'ready', store: created, role: project.role as Role }),
+          (error: unknown) => {
+            if (!abort.signal.aborted) console.warn('kiln: could not load the project', error);
+          },
+        );
       },
       (error: unknown) => {
         if (abort.signal.aborted) return;
@@ -49,8 +67,9 @@ export function SessionPage() {
   }, [sessionId, redirectToSignIn, attempt]);
 
   const store = load.kind === 'ready' ? load.store : null;
-  useBrowserConnectivity(store);
+  useReconnectTriggers(store);
   useUnauthorizedRedirect(store, redirectToSignIn);
+  useGoLiveWhenRunning(store);
 
   switch (load.kind) {
     case 'loading':
@@ -85,25 +104,23 @@ export function SessionPage() {
     case 'ready':
       return (
         <SessionStoreContext value={load.store}>
-          <SessionView />
+          <SessionRoleContext value={load.role}>
+            <SessionView />
+          </SessionRoleContext>
         </SessionStoreContext>
       );
   }
 }
 
-/** Goes offline with the browser and retries as soon as it is back online. */
-function useBrowserConnectivity(store: SessionStore | null) {
+/** A static session whose project channel reports it running again connects its socket. */
+function useGoLiveWhenRunning(store: SessionStore | null) {
+  const projectId = store?.getSnapshot().state.projectId ?? '';
+  const channel = useProjectChannel(projectId, store !== null && projectId !== '');
+  const sessionId = store?.getSnapshot().state.sessionId;
+  const status = channel.state.sessions.find((s) => s.sessionId === sessionId)?.status;
   useEffect(() => {
-    if (!store) return;
-    const online = () => store.retryNow();
-    const offline = () => store.markOffline();
-    window.addEventListener('online', online);
-    window.addEventListener('offline', offline);
-    return () => {
-      window.removeEventListener('online', online);
-      window.removeEventListener('offline', offline);
-    };
-  }, [store]);
+    if (store && status && isLiveStatus(status) && !store.connected) store.connect();
+  }, [store, status]);
 }
 
 /** A socket refused for lack of a sign-in sends the person to sign in. */

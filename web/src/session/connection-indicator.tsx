@@ -5,6 +5,7 @@ const selectConnection = (snapshot: SessionSnapshot) => snapshot.connection;
 const selectError = (snapshot: SessionSnapshot) => snapshot.error;
 
 const LABELS = {
+  static: 'Ended · not live',
   connecting: 'Connecting…',
   live: 'Live',
   reconnecting: 'Reconnecting…',

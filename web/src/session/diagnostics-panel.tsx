@@ -8,7 +8,11 @@ export function DiagnosticsPanel() {
   const diagnostics = useSessionState(selectDiagnostics);
   if (!diagnostics || diagnostics.errors.length === 0) return null;
   return (
-    <section className="panel panel-error" aria-labelledby="diagnostics-heading">
+    <section
+      className="panel panel-error"
+      aria-labelledby="diagnostics-heading"
+      data-testid="diagnostics"
+    >
       <header className="panel-header">
         <h2 id="diagnostics-heading">Build errors</h2>
         <span className="muted">{diagnostics.source}</span>

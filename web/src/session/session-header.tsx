@@ -1,20 +1,32 @@
 import type { SessionState } from '@kiln/protocol';
+import { Avatars } from '../components/avatars';
 import { ConnectionIndicator } from './connection-indicator';
-import { useSessionState } from './use-session';
+import type { SessionSnapshot } from './store';
+import { useLiveSnapshot, useSessionState } from './use-session';
 
 const selectTitle = (state: SessionState) => state.title;
 const selectStatus = (state: SessionState) => state.status;
 const selectStatusReason = (state: SessionState) => state.statusReason;
 const selectLastTurn = (state: SessionState) => state.turns[state.turns.length - 1];
-const selectPreview = (state: SessionState) => state.preview;
+const selectUsage = (state: SessionState) => state.usage;
+const selectViewers = (s: SessionSnapshot) => s.viewers;
+const selectViewerId = (s: SessionSnapshot) => s.viewerId;
 
-/** Title, status badge, the agent and model of the latest turn, preview link, connection. */
-export function SessionHeader() {
+/** Title, status, agent and model, who else watches, the connection, and the Session/Trace tabs. */
+export function SessionHeader({
+  tab,
+  onTab,
+}: {
+  tab: 'session' | 'trace';
+  onTab: (tab: 'session' | 'trace') => void;
+}) {
   const title = useSessionState(selectTitle);
   const status = useSessionState(selectStatus);
   const reason = useSessionState(selectStatusReason);
   const lastTurn = useSessionState(selectLastTurn);
-  const preview = useSessionState(selectPreview);
+  const usage = useSessionState(selectUsage);
+  const viewers = useLiveSnapshot(selectViewers);
+  const viewerId = useLiveSnapshot(selectViewerId);
 
   return (
     <header className="session-header">
@@ -35,19 +47,33 @@ export function SessionHeader() {
               {lastTurn.model ? ` · ${lastTurn.model}` : ''}
             </span>
           )}
-          {preview && preview.status === 'ready' && (
-            <a
-              className="preview-link"
-              href={preview.url}
-              target="_blank"
-              rel="noopener noreferrer"
-            >
-              Open preview ↗
-            </a>
+          {usage.inputTokens + usage.outputTokens > 0 && (
+            <span className="muted">
+              {(usage.inputTokens + usage.outputTokens).toLocaleString()} tokens · $
+              {usage.costUsd.toFixed(usage.costUsd < 0.01 && usage.costUsd > 0 ? 4 : 2)}
+            </span>
           )}
         </div>
       </div>
-      <ConnectionIndicator />
+      <div className="session-header-right">
+        <Avatars viewers={viewers} selfId={viewerId} label="Also watching this session" />
+        <ConnectionIndicator />
+        <div className="tabs" role="tablist" aria-label="Session views">
+          {(['session', 'trace'] as const).map((t) => (
+            <button
+              key={t}
+              type="button"
+              role="tab"
+              aria-selected={tab === t}
+              className={`tab${tab === t ? ' tab-active' : ''}`}
+              onClick={() => onTab(t)}
+              data-testid={`tab-${t}`}
+            >
+              {t === 'session' ? 'Session' : 'Trace'}
+            </button>
+          ))}
+        </div>
+      </div>
     </header>
   );
 }

@@ -1,4 +1,4 @@
-import { WebSocket as ReconnectingWebSocket } from 'partysocket';
+import { ReconnectingSocket } from '../lib/reconnecting-socket';
 
 /**
  * The part of a reconnecting WebSocket the session store uses. partysocket's `WebSocket` fits it;
@@ -13,6 +13,8 @@ export interface SessionSocket {
   addEventListener(type: 'open', listener: () => void): void;
   addEventListener(type: 'close', listener: () => void): void;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  /** Optional: tells when the next reconnect attempt is due (ms epoch), after each loss. */
+  onRetry?(listener: (at: number) => void): void;
 }
 
 /** Makes the socket for one session; `url` is called on every (re)connect. */
@@ -24,13 +26,8 @@ export function sessionSocketUrl(sessionId: string, location: Location = window.
   return `${protocol}//${location.host}/api/sessions/${encodeURIComponent(sessionId)}/ws`;
 }
 
-/** A partysocket WebSocket with a backoff suited to a person watching (0.5 s growing to 10 s). */
-export const createPartySocket: SocketFactory = (url) =>
-  new ReconnectingWebSocket(url, undefined, {
-    minReconnectionDelay: 500,
-    maxReconnectionDelay: 10_000,
-    reconnectionDelayGrowFactor: 1.6,
-    connectionTimeout: 8_000,
-    // The store queues its own frames: nothing may reach the server before `hello`.
-    maxEnqueuedMessages: 0,
-  });
+/**
+ * A reconnecting WebSocket with jittered exponential backoff capped at 30 s that reports its next
+ * attempt (for the "reconnecting in N s" banner). It queues nothing: the store owns its queue.
+ */
+export const createReconnectingSocket: SocketFactory = (url) => new ReconnectingSocket(url);

@@ -15,7 +15,7 @@ import {
   type Viewer,
 } from '@kiln/protocol';
 import {
-  createPartySocket,
+  createReconnectingSocket,
   type SessionSocket,
   type SocketFactory,
   sessionSocketUrl,
@@ -31,10 +31,10 @@ import {
  */
 
 /**
- * `connecting`: the first attempt · `live` · `reconnecting`: lost (or the first attempt failed),
+ * `static`: not connected on purpose (an ended session, loaded over HTTP) · `connecting`: the first attempt · `live` · `reconnecting`: lost (or the first attempt failed),
  * retrying with backoff · `offline`: not trying (browser offline, or an error no retry can fix).
  */
-export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'offline';
+export type ConnectionStatus = 'static' | 'connecting' | 'live' | 'reconnecting' | 'offline';
 
 /** A prompt the person sent that the log has not shown yet (no `user-message` with its id). */
 export interface PendingSend {
@@ -51,6 +51,10 @@ export interface SessionSnapshot {
   viewerId: string | null;
   viewers: readonly Viewer[];
   pendingSends: readonly PendingSend[];
+  /** When the next reconnect attempt is due (ms epoch) while `reconnecting`, else null. */
+  retryAt: number | null;
+  /** How many times a live connection was lost: one toast per loss, at most. */
+  disconnects: number;
 }
 
 export interface SessionStoreOptions {
@@ -80,6 +84,8 @@ export class SessionStore {
   private readonly acks = new AckScheduler((seq) => this.sendFrame({ type: 'ack', seq }));
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private warnedInvalid = false;
+  /** Pending prompts delivered over HTTP: shown, never sent on the socket. */
+  private readonly tracked = new Set<string>();
   private disposed = false;
   private readonly options: SessionStoreOptions;
 
@@ -87,11 +93,13 @@ export class SessionStore {
     this.options = options;
     this.snapshot = {
       state: options.initialState ?? createSessionState(options.sessionId, ''),
-      connection: 'connecting',
+      connection: 'static',
       error: null,
       viewerId: null,
       viewers: [],
       pendingSends: [],
+      retryAt: null,
+      disconnects: 0,
     };
   }
 
@@ -107,16 +115,25 @@ export class SessionStore {
   /** Opens the socket. Idempotent. */
   connect(): void {
     if (this.socket || this.disposed) return;
-    const create = this.options.createSocket ?? createPartySocket;
+    this.update({ connection: 'connecting' });
+    const create = this.options.createSocket ?? createReconnectingSocket;
     const url = this.options.url ?? (() => sessionSocketUrl(this.options.sessionId));
     const socket = create(url);
     this.socket = socket;
     socket.addEventListener('open', () => this.onOpen());
     socket.addEventListener('close', () => this.onClose());
     socket.addEventListener('message', (event) => this.onMessage(event.data));
+    socket.onRetry?.((at) => {
+      if (!this.disposed && this.snapshot.connection !== 'offline') this.update({ retryAt: at });
+    });
     this.pingTimer = setInterval(() => {
       if (!this.awaitingReady) this.socket?.send(PING_FRAME);
     }, this.options.pingIntervalMs ?? 20_000);
+  }
+
+  /** True once `connect()` has opened the socket (a static store has none). */
+  get connected(): boolean {
+    return this.socket !== null;
   }
 
   /** Reconnects now instead of waiting for the backoff (the "retry now" button). */
@@ -133,7 +150,8 @@ export class SessionStore {
 
   /** Marks the connection offline (browser went offline); `retryNow` or `online` resumes. */
   markOffline(): void {
-    if (this.snapshot.connection !== 'live') this.update({ connection: 'offline' });
+    const { connection } = this.snapshot;
+    if (connection !== 'live' && connection !== 'static') this.update({ connection: 'offline' });
   }
 
   /**
@@ -143,6 +161,23 @@ export class SessionStore {
   send(clientMessageId: string, text: string): void {
     this.update({ pendingSends: [...this.snapshot.pendingSends, { clientMessageId, text }] });
     if (!this.awaitingReady) this.sendFrame({ type: 'send', clientMessageId, text });
+  }
+
+  /**
+   * Shows a prompt sent some other way (the HTTP messages route, which also starts its turn) as
+   * pending until the log shows its `user-message`; nothing goes over the socket.
+   */
+  trackPending(clientMessageId: string, text: string): void {
+    this.update({ pendingSends: [...this.snapshot.pendingSends, { clientMessageId, text }] });
+    this.tracked.add(clientMessageId);
+  }
+
+  /** Forgets a tracked prompt whose delivery failed. */
+  dropPending(clientMessageId: string): void {
+    this.tracked.delete(clientMessageId);
+    this.update({
+      pendingSends: this.snapshot.pendingSends.filter((p) => p.clientMessageId !== clientMessageId),
+    });
   }
 
   /** Asks the running turn to stop. Dropped when not connected: an interrupt must not linger. */
@@ -172,8 +207,12 @@ export class SessionStore {
   private onClose(): void {
     this.awaitingReady = true;
     if (this.disposed || this.snapshot.connection === 'offline') return;
-    // Lost, or the first attempt failed: partysocket is backing off before the next try.
-    this.update({ connection: 'reconnecting' });
+    // Lost, or the first attempt failed: the socket is backing off before the next try.
+    const wasLive = this.snapshot.connection === 'live';
+    this.update({
+      connection: 'reconnecting',
+      disconnects: this.snapshot.disconnects + (wasLive ? 1 : 0),
+    });
   }
 
   private onMessage(data: unknown): void {
@@ -198,9 +237,16 @@ export class SessionStore {
         }
         this.awaitingReady = false;
         this.sendHello();
-        for (const pending of this.snapshot.pendingSends)
-          this.sendFrame({ type: 'send', ...pending });
-        this.update({ connection: 'live', error: null, viewerId: frame.viewerId });
+        for (const pending of this.snapshot.pendingSends) {
+          if (!this.tracked.has(pending.clientMessageId))
+            this.sendFrame({ type: 'send', ...pending });
+        }
+        this.update({
+          connection: 'live',
+          error: null,
+          viewerId: frame.viewerId,
+          retryAt: null,
+        });
         return;
       }
       case 'snapshot': {

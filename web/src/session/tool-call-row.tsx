@@ -18,7 +18,12 @@ export const ToolCallRow = memo(function ToolCallRow({ node }: { node: ToolCallN
   const summary = summarizeInput(call.input);
 
   return (
-    <li className="tool-call" data-testid="tool-call" data-status={status}>
+    <li
+      className="tool-call"
+      data-testid="tool-call"
+      data-status={status}
+      data-tool-call-id={call.toolCallId}
+    >
       <button
         type="button"
         className="tool-call-head"
