@@ -52,7 +52,7 @@ export function Timeline({
     <nav className="timeline" aria-label="Timeline" data-testid="timeline">
       <div className="scrubber">
         <label htmlFor="scrubber">
-          {viewSeq === null ? 'Live' : 'Viewing'} · seq {shown} of {liveHead}
+          {viewSeq === null ? 'Latest' : 'Viewing'} · seq {shown} of {liveHead}
         </label>
         <input
           id="scrubber"
