@@ -227,6 +227,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       config.runnerToken,
       '--workspaces',
       options.runnerWorkspaces,
+      // The replay agent plays these when a prompt names one (e.g. codex-exec-command.jsonl).
+      '--recordings',
+      join(ROOT, '..', 'shared', 'fixtures', 'recorded'),
     ],
     { cwd: ROOT, stdio: options.verbose ? 'inherit' : 'pipe' },
   );

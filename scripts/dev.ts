@@ -39,6 +39,8 @@ console.log(`
   Or with a password:    ${email} / ${password}   (or sign up as someone new)
   Dev account:           .kiln/dev.json (project ${projectId})
   Local runner:          the demo agent, workspaces in .kiln/workspaces — type a prompt in a project
+                         (replay: a prompt naming a recording, e.g. codex-exec-command.jsonl;
+                          ai-sdk, claude-code, codex: with an API key / the CLI on PATH)
 
   Stream a recorded Claude Code run into a new session:
     pnpm kiln replay ../shared/fixtures/recorded/claude-code-stream-json.jsonl --speed 4
