@@ -1,0 +1,299 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunnerEventBody, SessionState } from '@kiln/protocol';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../scripts/dev-stack.ts';
+import { apiGet, FIXTURES, kiln, launchChromium, startTestStack } from './harness';
+
+const SHOTS = join(ROOT, 'test-results', 'screenshots');
+const CLAUDE_RUN = join(FIXTURES, 'claude-code-stream-json.jsonl');
+
+let stack: Awaited<ReturnType<typeof startTestStack>>;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startTestStack();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/**
+ * A page signed in with the dev token. Every WebSocket it opens is recorded in `__sockets`, and
+ * while `__blockSockets` is set, new ones go to a closed port: the test can cut the session's
+ * socket and hold the page offline.
+ */
+async function openPage(path: string): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  await context.addInitScript(() => {
+    const Native = window.WebSocket;
+    const w = window as unknown as { __sockets: WebSocket[]; __blockSockets: boolean };
+    w.__sockets = [];
+    w.__blockSockets = false;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(w.__blockSockets ? 'ws://127.0.0.1:9/blocked' : url, protocols);
+        w.__sockets.push(this);
+      }
+    } as typeof WebSocket;
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  page.on('console', (m) => {
+    // A socket refused while the test holds the page offline is the browser's own log line.
+    if ((m.type() === 'error' || m.type() === 'warning') && !m.text().includes('127.0.0.1:9'))
+      problems.push(`${m.type()}: ${m.text()}`);
+  });
+  const next = encodeURIComponent(path);
+  await page.goto(`${stack.config.server}/sign-in?next=${next}#token=${stack.config.token}`);
+  await page.waitForURL(`**${path}`);
+  return { page, problems };
+}
+
+async function waitForHead(page: Page, seq: number, timeout = 60_000): Promise<void> {
+  await page.waitForFunction(
+    (target) =>
+      Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= target,
+    seq,
+    { timeout },
+  );
+}
+
+const rendered = async (page: Page) => ({
+  head: await page.locator('[data-head-seq]').getAttribute('data-head-seq'),
+  toolCalls: await page.getByTestId('tool-call').allInnerTexts(),
+  todos: await page.getByTestId('todo').allInnerTexts(),
+  messages: await page.getByTestId('message').allInnerTexts(),
+  status: await page.getByTestId('session-status').textContent(),
+});
+
+/** Ingests `events` into a new session the way a runner does: lease, hello, frames, acks. */
+async function ingest(
+  sessionId: string,
+  makeEvents: (buildId: string) => RunnerEventBody[],
+): Promise<void> {
+  const { server, token, projectId } = stack.config;
+  const res = await fetch(`${server}/api/projects/${projectId}/sessions/${sessionId}/builds`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ agent: 'replay', model: 'synthetic-1' }),
+  });
+  expect(res.status).toBe(201);
+  const { buildId } = (await res.json()) as { buildId: string };
+  const events = makeEvents(buildId);
+  const url = `${server.replace(/^http/, 'ws')}/api/sessions/${sessionId}/ingest`;
+  // Node's WebSocket (undici) takes headers in its init object.
+  const Socket = WebSocket as unknown as new (
+    url: string,
+    init: { headers: Record<string, string> },
+  ) => WebSocket;
+  const ws = new Socket(url, { headers: { Authorization: `Bearer ${token}` } });
+  const frames: { type: string; producerSeq?: number }[] = [];
+  let wake = () => {};
+  ws.addEventListener('message', (e) => {
+    frames.push(JSON.parse(String(e.data)));
+    wake();
+  });
+  const until = async (ok: () => boolean) => {
+    const deadline = Date.now() + 30_000;
+    while (!ok()) {
+      if (Date.now() > deadline)
+        throw new Error(`ingest stalled: ${JSON.stringify(frames.at(-1))}`);
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 200);
+      });
+    }
+  };
+  await new Promise((r) => ws.addEventListener('open', r, { once: true }));
+  ws.send(JSON.stringify({ type: 'hello', buildId, producerEpoch: 1 }));
+  await until(() => frames.some((f) => f.type === 'ready'));
+  const per = 500;
+  for (let i = 0; i < events.length; i += per) {
+    const last = Math.min(i + per, events.length);
+    ws.send(
+      JSON.stringify({ type: 'events', firstProducerSeq: i + 1, events: events.slice(i, last) }),
+    );
+    await until(() => frames.some((f) => f.type === 'ack' && (f.producerSeq ?? 0) >= last));
+  }
+  ws.close();
+}
+
+/** A finished turn of exactly `total` events: steps of text, a tool call and usage, under 10 todos. */
+function syntheticTurn(total: number, buildId: string): RunnerEventBody[] {
+  const turnId = 'turn-1';
+  const todos = Array.from({ length: 10 }, (_, i) => ({
+    content: `Part ${i + 1}`,
+    activeForm: `Doing part ${i + 1}`,
+    status: 'in_progress' as const,
+  }));
+  const events: RunnerEventBody[] = [
+    {
+      type: 'turn-started',
+      turnId,
+      buildId,
+      runnerId: 'synthetic',
+      agent: 'replay',
+      model: 'synthetic-1',
+    },
+    { type: 'todos-updated', todos },
+  ];
+  let i = 0;
+  while (events.length < total - 1) {
+    const m = `m${i}`;
+    const call = `c${i}`;
+    const step: RunnerEventBody[] = [
+      { type: 'message-start', messageId: m, role: 'assistant' },
+      {
+        type: 'text-delta',
+        messageId: m,
+        delta: `Step ${i}: editing \`src/file-${i}.ts\`.\n\n\`\`\`ts\nexport const n = ${i};\n\`\`\``,
+      },
+      { type: 'message-finish', messageId: m, finishReason: 'tool-calls' },
+      {
+        type: 'tool-input-available',
+        toolCallId: call,
+        toolName: 'write_file',
+        input: { path: `src/file-${i}.ts` },
+      },
+      {
+        type: 'tool-output-available',
+        toolCallId: call,
+        output: `wrote ${i}`,
+        isError: i % 97 === 0,
+        truncated: false,
+        durationMs: 3,
+      },
+      {
+        type: 'usage',
+        messageId: m,
+        inputTokens: 100,
+        outputTokens: 20,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        reasoningTokens: 0,
+        model: 'synthetic-1',
+        costUsd: 0.0001,
+      },
+    ];
+    events.push(...step.slice(0, total - 1 - events.length));
+    i++;
+  }
+  events.push({ type: 'turn-finished', turnId, status: 'completed', durationMs: 1000 });
+  return events;
+}
+
+describe('the session page at scale and through a dropped socket', () => {
+  it('a 10,000-event session opens (state + render) within 6 s and scrolls with short frames', async () => {
+    const sessionId = randomUUID();
+    await ingest(sessionId, (buildId) => syntheticTurn(10_000, buildId));
+    const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+    expect(state.headSeq).toBe(10_000);
+
+    const { page, problems } = await openPage(`/s/${sessionId}`);
+    const started = Date.now();
+    await page.reload();
+    await waitForHead(page, 10_000, 20_000);
+    await page.getByTestId('message').first().waitFor();
+    const openMs = Date.now() - started;
+    console.log(`10,000-event session: opened and rendered in ${openMs} ms`);
+    expect(openMs).toBeLessThan(6_000);
+    // The conversation is virtualised: a few dozen messages in the DOM, not 1,666.
+    expect(await page.getByTestId('message').count()).toBeLessThan(100);
+
+    // Page through the conversation a screen at a time (as PageDown does) from the top; each step
+    // mounts a screenful of new messages (markdown, highlighted code) and must paint quickly.
+    const frames = await page.evaluate(async () => {
+      const pane = document.querySelector<HTMLElement>('.pane-conversation [data-scroll-pane]');
+      if (!pane) throw new Error('no conversation pane');
+      const times: number[] = [];
+      pane.scrollTop = 0;
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      for (let step = 1; step <= 40; step++) {
+        const t0 = performance.now();
+        pane.scrollTop = step * pane.clientHeight;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        times.push(performance.now() - t0);
+      }
+      return times;
+    });
+    const worst = Math.max(...frames);
+    const median = [...frames].sort((a, b) => a - b)[Math.floor(frames.length / 2)] ?? 0;
+    console.log(`scroll steps: median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms`);
+    // Two animation frames are ~33 ms of this; the rest is mounting a screenful of messages.
+    expect(median).toBeLessThan(100);
+    await page.screenshot({ path: join(SHOTS, '15-session-10k.png') });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('a socket cut mid-stream shows the banner, reconnects, and the page ends identical to a fresh load', async () => {
+    const sessionId = randomUUID();
+    const replay = kiln(stack, [
+      'replay',
+      CLAUDE_RUN,
+      '--speed',
+      '8',
+      '--json',
+      '--project',
+      stack.config.projectId,
+      '--session',
+      sessionId,
+    ]);
+    await expect
+      .poll(
+        async () =>
+          (
+            await fetch(`${stack.config.server}/api/sessions/${sessionId}/state`, {
+              headers: { Authorization: `Bearer ${stack.config.token}` },
+            })
+          ).status,
+        { timeout: 30_000 },
+      )
+      .toBe(200);
+    const { page, problems } = await openPage(`/s/${sessionId}`);
+    await expect
+      .poll(() => page.getByTestId('tool-call').count(), { timeout: 60_000 })
+      .toBeGreaterThanOrEqual(10);
+
+    // Cut every socket and keep new ones failing: the banner counts down to the next try.
+    await page.evaluate(() => {
+      const w = window as unknown as { __sockets: WebSocket[]; __blockSockets: boolean };
+      w.__blockSockets = true;
+      for (const ws of w.__sockets) ws.close();
+    });
+    const banner = page.getByTestId('connection-banner');
+    await banner.waitFor({ timeout: 10_000 });
+    expect(await banner.textContent()).toMatch(/Reconnecting/);
+    await page.screenshot({ path: join(SHOTS, '16-reconnecting.png') });
+    await page.waitForTimeout(2_500); // several failed retries: still one toast
+    expect(await page.getByTestId('toast').count()).toBe(1);
+
+    // The network returns; "Retry now" resumes at once.
+    await page.evaluate(() => {
+      (window as unknown as { __blockSockets: boolean }).__blockSockets = false;
+    });
+    await banner.getByRole('button', { name: 'Retry now' }).click();
+    await page.getByTestId('connection-banner').waitFor({ state: 'detached', timeout: 15_000 });
+
+    await replay;
+    const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+    await waitForHead(page, state.headSeq);
+    const fresh = await openPage(`/s/${sessionId}`);
+    await waitForHead(fresh.page, state.headSeq);
+    const expected = await rendered(fresh.page);
+    expect(expected.toolCalls).toHaveLength(79);
+    expect(await rendered(page)).toEqual(expected);
+    expect(problems).toEqual([]);
+    expect(fresh.problems).toEqual([]);
+    await page.context().close();
+    await fresh.page.context().close();
+  });
+});
