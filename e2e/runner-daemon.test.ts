@@ -5,7 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { SessionEvent, SessionState } from '@kiln/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../scripts/dev-stack.ts';
-import { apiGet, FIXTURES, startTestStack } from './harness';
+import { apiGet, FIXTURES, launchChromium, startTestStack } from './harness';
 
 /**
  * `kiln runner` as a real child process against the real worker: the demo build with its preview,
@@ -193,6 +193,30 @@ describe('kiln runner against the real worker', () => {
     expect(html).toMatch(/Pottery/);
     expect((await fetch(new URL('styles.css', url))).status).toBe(200);
 
+    // The session page shows it in a sandboxed iframe.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const { server, token } = stack.config;
+      await page.goto(
+        `${server}/sign-in?next=${encodeURIComponent(`/s/${sessionId}`)}#token=${token}`,
+      );
+      const frame = page.locator('[data-testid="preview-frame"]');
+      await frame.waitFor({ timeout: 30_000 });
+      expect(await frame.getAttribute('src')).toBe(url);
+      expect(await frame.getAttribute('sandbox')).toContain('allow-scripts');
+      await expect
+        .poll(
+          () => page.frameLocator('[data-testid="preview-frame"]').locator('body').textContent(),
+          {
+            timeout: 15_000,
+          },
+        )
+        .toMatch(/Pottery/);
+    } finally {
+      await browser.close();
+    }
+
     // The follow-up gets the demo's checkpoint: it edits the page instead of starting over.
     await prompt(sessionId, 'Add a section about gift cards');
     const second = await until(sessionId, turnsEnded(2));
@@ -262,11 +286,21 @@ describe('kiln runner against the real worker', () => {
     const sessionId = randomUUID();
     await prompt(sessionId, text);
     await until(sessionId, (s) => s.toolCalls.length >= 3);
+    // Kill while the outbox holds events the server has not acknowledged yet: watch the file (a
+    // plain SQLite file in WAL mode, readable beside the writer) and kill the moment it does.
+    const outboxFile = join(stack.dir, 'workspaces', '.kiln-outbox.db');
+    const watcher = new DatabaseSync(outboxFile);
+    const stored = watcher.prepare('SELECT count(*) AS n FROM outbox_events');
+    for (;;) {
+      if ((stored.get() as { n: number }).n > 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
     daemon.child.kill('SIGKILL');
+    watcher.close();
     await daemon.exited;
     // What the dead process had stored and not yet seen acknowledged.
     // (Read with node:sqlite: the outbox is a plain SQLite file.)
-    const outbox = new DatabaseSync(join(stack.dir, 'workspaces', '.kiln-outbox.db'));
+    const outbox = new DatabaseSync(outboxFile);
     const pending = outbox.prepare('SELECT build_id, finished FROM outbox_build_info').all() as {
       build_id: string;
       finished: number;
