@@ -21,7 +21,7 @@ describe('createAgents', () => {
     for (const env of [
       { ANTHROPIC_API_KEY: 'k' },
       { OPENAI_API_KEY: 'k' },
-      { OPENAI_BASE_URL: 'http://localhost:11434/v1', OPENAI_API_KEY: 'ollama' },
+      { OPENAI_BASE_URL: 'http://localhost:11434/v1' },
     ]) {
       expect(names({ PATH: '', ...env }).map((a) => a.name)).toContain('ai-sdk');
     }

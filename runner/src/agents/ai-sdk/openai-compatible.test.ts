@@ -154,5 +154,10 @@ describe('ai-sdk agent against an OpenAI-compatible server', () => {
       provider: 'openai',
       modelId: 'gpt-5',
     });
+    // A local OpenAI-compatible server (Ollama) needs no key.
+    expect(selectModel({ OPENAI_BASE_URL: 'http://localhost:11434/v1' })).toMatchObject({
+      provider: 'openai-compatible',
+      modelId: 'llama3.1',
+    });
   });
 });

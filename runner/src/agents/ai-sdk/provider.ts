@@ -22,15 +22,15 @@ export class NoProviderError extends Error {
   override readonly name = 'NoProviderError';
   constructor() {
     super(
-      'ai-sdk agent: set ANTHROPIC_API_KEY, or OPENAI_API_KEY (and OPENAI_BASE_URL for an OpenAI-compatible server such as Ollama).',
+      'ai-sdk agent: set ANTHROPIC_API_KEY, OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server such as Ollama.',
     );
   }
 }
 
 /**
  * Picks the provider from environment variables: `ANTHROPIC_API_KEY` → Anthropic (optional
- * `ANTHROPIC_BASE_URL`); else `OPENAI_API_KEY` with `OPENAI_BASE_URL` → any OpenAI-compatible
- * chat-completions server (Ollama, vLLM); else `OPENAI_API_KEY` → OpenAI. The model id is
+ * `ANTHROPIC_BASE_URL`); else `OPENAI_BASE_URL` (with `OPENAI_API_KEY` if the server wants one)
+ * → any OpenAI-compatible chat-completions server (Ollama, vLLM); else `OPENAI_API_KEY` → OpenAI. The model id is
  * `requested` (the build's), else `KILN_MODEL`, else the provider's default. Throws
  * `NoProviderError` when no key is set.
  */
@@ -45,12 +45,13 @@ export function selectModel(env: NodeJS.ProcessEnv, requested = ''): SelectedMod
     });
     return { model: anthropic(modelId), provider: 'anthropic', modelId };
   }
-  if (env.OPENAI_API_KEY && env.OPENAI_BASE_URL) {
+  if (env.OPENAI_BASE_URL) {
     const modelId = pick('openai-compatible');
     const compatible = createOpenAICompatible({
       name: 'openai-compatible',
       baseURL: env.OPENAI_BASE_URL,
-      apiKey: env.OPENAI_API_KEY,
+      // Local servers (Ollama) need no key; send one only when it is set.
+      ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}),
       // Ask for the usage chunk at the end of the stream (`stream_options.include_usage`).
       includeUsage: true,
     });
