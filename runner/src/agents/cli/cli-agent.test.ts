@@ -15,7 +15,7 @@ import { runTurn, tempWorkspace } from '../turn-harness';
  */
 const FAKE_CLI = `#!/usr/bin/env node
 const fs = require('node:fs');
-fs.appendFileSync(process.env.FAKE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid }) + '\\n');
+fs.appendFileSync(process.env.FAKE_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), pid: process.pid, kilnToken: process.env.KILN_RUNNER_TOKEN ?? null }) + '\\n');
 const text = fs.readFileSync(process.env.FAKE_FIXTURE, 'utf8');
 const lines = text.split('\\n').filter(Boolean);
 const cut = process.env.FAKE_HANG ? Number(process.env.FAKE_HANG) : lines.length;
@@ -53,7 +53,9 @@ function env(fixture: string, extra: Record<string, string> = {}): NodeJS.Proces
   };
 }
 
-async function calls(): Promise<{ argv: string[]; cwd: string; pid: number }[]> {
+async function calls(): Promise<
+  { argv: string[]; cwd: string; pid: number; kilnToken: string | null }[]
+> {
   return (await readFile(log, 'utf8'))
     .trim()
     .split('\n')
@@ -73,7 +75,10 @@ describe('claude-code agent (a fake claude on PATH)', () => {
   it('runs claude -p in stream-json mode in the workspace, maps its output without turn edges, and checkpoints its session id', async () => {
     await installFake('claude');
     const agent = claudeCodeAgent({
-      env: env('claude-code-stream-json.jsonl', { FAKE_APPEND: CLAUDE_RESULT }),
+      env: env('claude-code-stream-json.jsonl', {
+        FAKE_APPEND: CLAUDE_RESULT,
+        KILN_RUNNER_TOKEN: 'kiln_rt_secret',
+      }),
     });
     expect(agent.unavailable()).toBeUndefined();
     const { events, state, checkpoint } = await runTurn(agent, {
@@ -82,6 +87,7 @@ describe('claude-code agent (a fake claude on PATH)', () => {
     });
     const [call] = await calls();
     expect(call!.cwd).toBe(ws.root);
+    expect(call!.kilnToken).toBeNull(); // the runner's own credential stays out of the CLI
     expect(call!.argv.slice(0, 6)).toEqual([
       '-p',
       'write the tests',

@@ -70,7 +70,7 @@ export class CliAgent implements Agent {
     ctx.signal.throwIfAborted();
     const child = spawn(executable, this.spec.args(ctx.prompt, ctx.model, resumeId), {
       cwd: ctx.workspace,
-      env,
+      env: cliEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so an interrupt also ends what the CLI started (tools, shells).
       detached: true,
@@ -144,4 +144,14 @@ export class CliAgent implements Agent {
       clearTimeout(killTimer);
     }
   }
+}
+
+/**
+ * The CLI's environment: the runner's, since the CLI needs its own provider keys and config,
+ * less Kiln's credentials (KILN_*TOKEN*): the CLI runs whatever commands its model chooses.
+ */
+export function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !/^KILN_.*(TOKEN|SECRET|PASSWORD)/i.test(name)),
+  );
 }
