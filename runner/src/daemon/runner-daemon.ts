@@ -169,8 +169,16 @@ export class RunnerDaemon {
       });
       this.heartbeat();
     });
+    let lastError = '';
+    socket.addEventListener('error', (event) => {
+      // partysocket's ErrorEvent carries the ws error (refused, 401…); 'close' follows it.
+      lastError = (event as { error?: Error }).error?.message ?? '';
+    });
     socket.addEventListener('close', (event) => {
-      if (!this.stopping) this.log(`control socket closed (${event.code}); reconnecting`);
+      if (this.stopping) return;
+      const why = lastError ? `: ${lastError}` : ` (${event.code})`;
+      lastError = '';
+      this.log(`control socket closed${why}; reconnecting`);
     });
     socket.addEventListener('message', (event) => {
       const parsed = parseFrame(hubServerFrame, String(event.data));
