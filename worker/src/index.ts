@@ -21,7 +21,7 @@ const app = new Hono<AppEnv>()
   .basePath('/api')
   .route('/', health)
   .route('/', auth)
-  .route('/sessions', traces) // before `sessions`, whose auth middleware covers /sessions/*
+  .route('/sessions', traces)
   .route('/sessions', sessions)
   .route('/projects', projects)
   .route('/tokens', tokens)
