@@ -76,6 +76,8 @@ export class RunnerDaemon {
   private readonly capacity: number;
   private readonly agents: Map<string, Agent>;
   private stopping = false;
+  /** Set when a stop's flush time is over: builds still delivering leave the rest in the outbox. */
+  private flushDeadlinePassed = false;
   private attempts = 0;
 
   constructor(private readonly options: RunnerDaemonOptions) {
@@ -116,6 +118,7 @@ export class RunnerDaemon {
       for (const build of this.active.values()) build.abort.abort();
     }, graceMs);
     const giveUp = setTimeout(() => {
+      this.flushDeadlinePassed = true;
       for (const build of this.active.values()) build.producer?.close();
     }, graceMs + flushMs);
     await all();
@@ -278,6 +281,7 @@ export class RunnerDaemon {
         agent: agent.name,
         model,
       });
+      abort.signal.throwIfAborted(); // a stop or cancel that came while the build was set up
       await agent.run({
         buildId,
         sessionId,
@@ -358,6 +362,7 @@ export class RunnerDaemon {
 
   /** Waits until every event of the build is acknowledged, then forgets it in the outbox. */
   private async deliver(buildId: string, producer: IngestProducer): Promise<void> {
+    if (this.flushDeadlinePassed) producer.close();
     try {
       await producer.flush();
       await this.outbox!.forget(buildId);
