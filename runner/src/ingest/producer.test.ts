@@ -179,6 +179,19 @@ describe('IngestProducer', () => {
     expect(() => p.append(deltas(1, 300_000))).toThrow(RangeError);
   });
 
+  it('a restarted producer that replays its run from seq 1 sends only what the server lacks', async () => {
+    const events = deltas(12);
+    server.committed.push(...events.slice(0, 10)); // a previous process got this far
+    const p = producer({ producerEpoch: 2 });
+    p.append(events.slice(0, 1));
+    await p.flush(); // resolves once `ready {ackedProducerSeq: 10}` is in
+    expect(p.ackedProducerSeq).toBe(10);
+    for (const event of events.slice(1)) p.append([event]);
+    await p.flush();
+    expect(server.committed).toEqual(events);
+    expect(server.frames.every((f) => f.firstProducerSeq > 10)).toBe(true);
+  });
+
   describe('over the libSQL outbox', () => {
     let dir: string;
     beforeEach(async () => {

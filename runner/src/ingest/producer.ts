@@ -156,8 +156,13 @@ export class IngestProducer {
       return { json, bytes };
     });
     const first = this.nextSeq;
-    for (const { json, bytes } of serialised)
-      this.pending.push({ seq: this.nextSeq++, json, bytes });
+    for (const { json, bytes } of serialised) {
+      const seq = this.nextSeq++;
+      // A restarted producer that replays its run from seq 1 may append what the server already
+      // acknowledged (`ready.ackedProducerSeq`): those are done, and keeping them would break
+      // `pending[0].seq === ackedSeq + 1`.
+      if (seq > this.ackedSeq) this.pending.push({ seq, json, bytes });
+    }
     const last = this.nextSeq - 1;
     const store = this.options.store;
     if (store && events.length > 0) {
