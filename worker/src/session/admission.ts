@@ -1,4 +1,11 @@
-import type { RunnerEventBody } from '@kiln/protocol';
+import {
+  type ErrorCode,
+  jsonByteLength,
+  MAX_EVENT_BYTES,
+  type RunnerEventBody,
+  type SessionState,
+  TOOL_OUTPUT_LIMIT_BYTES,
+} from '@kiln/protocol';
 import type { ProducedEvent } from './coalesce';
 
 /**
@@ -27,4 +34,52 @@ export function admitFrame(
     kind: 'append',
     events: events.slice(skip).map((body, i) => ({ body, producerSeq: ackedProducerSeq + 1 + i })),
   };
+}
+
+/** Refuses a batch that breaks a per-event rule; nothing of the frame is stored then. */
+export function checkEvents(
+  events: readonly RunnerEventBody[],
+  buildId: string,
+): { code: ErrorCode; message: string } | undefined {
+  for (const event of events) {
+    if (jsonByteLength(event) > MAX_EVENT_BYTES) {
+      return {
+        code: 'event-too-large',
+        message: `a ${event.type} event is over ${MAX_EVENT_BYTES} bytes`,
+      };
+    }
+    if (
+      event.type === 'tool-output-available' &&
+      jsonByteLength(event.output) > TOOL_OUTPUT_LIMIT_BYTES
+    ) {
+      return {
+        code: 'event-too-large',
+        message: `tool output over ${TOOL_OUTPUT_LIMIT_BYTES} bytes must be cut and marked truncated`,
+      };
+    }
+    if (event.type === 'turn-started' && event.buildId !== buildId) {
+      return {
+        code: 'bad-frame',
+        message: `turn-started names build ${event.buildId}, not ${buildId}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Drops a `turn-finished` for a turn that is not running (already ended by the session, e.g. on
+ * an interrupt deadline), so no path finishes a turn twice. Looks at turns started earlier in the
+ * same batch too.
+ */
+export function dropLateTurnEnds<T extends { body: RunnerEventBody }>(
+  state: SessionState,
+  events: T[],
+): T[] {
+  const running = new Set(state.turns.filter((t) => t.status === 'running').map((t) => t.turnId));
+  return events.filter(({ body }) => {
+    if (body.type === 'turn-started') running.add(body.turnId);
+    if (body.type !== 'turn-finished') return true;
+    return running.delete(body.turnId);
+  });
 }

@@ -9,10 +9,8 @@ import {
   INTERRUPT_GRACE_MS,
   type IngestFrame,
   ingestFrame,
-  jsonByteLength,
   LEASE_GRACE_MS,
   LEASE_MS,
-  MAX_EVENT_BYTES,
   MAX_INGEST_EVENTS_PER_SECOND,
   PING_FRAME,
   PONG_FRAME,
@@ -20,25 +18,22 @@ import {
   parseFrame,
   REPLAY_LIMIT,
   REPLAY_ROUND_EVENTS,
-  type RunnerEventBody,
   type SessionEvent,
   type SessionState,
   SHARD_CAPACITY,
   SHARD_THRESHOLD,
   STUCK_SESSION_MS,
-  TOOL_OUTPUT_LIMIT_BYTES,
   type Viewer,
 } from '@kiln/protocol';
-import { drizzle } from 'drizzle-orm/d1';
 import type { Env } from '../env';
-import { admitFrame } from './admission';
+import { admitFrame, checkEvents, dropLateTurnEnds } from './admission';
 import { planCatchUp } from './catch-up';
 import { coalesceDeltas } from './coalesce';
 import { EventLog, type TimerName } from './event-log';
 import { eventFrames, Fanout } from './fanout';
 import { finishOrphanedTurn, leaseActions } from './lifecycle';
-import { collectTouched, projectionStatements } from './projection';
 import { TokenBucket } from './rate-limit';
+import { ShardRouter } from './shards';
 import {
   clientFrameOf,
   closeQuietly,
@@ -50,7 +45,6 @@ import {
   ROLE_HEADER,
   refuseFrame,
   SESSION_HEADER,
-  SHARD_INDEX_HEADER,
   type SubscriberAttachment,
   sendError,
   sendQuietly,
@@ -58,13 +52,12 @@ import {
   VIEWER_CANNOT_WRITE,
   viewerOf,
 } from './subscriber';
+import { type SessionHealth, WriteThrough } from './write-through';
 
 /** Events between stored state snapshots, so loading never re-reads the whole log. */
 const SNAPSHOT_EVERY = 1000;
 /** Delay before the D1 write-through runs after a commit: keeps D1 off the hot path. */
 const WRITE_THROUGH_DELAY_MS = 200;
-/** Events projected into D1 per batch. */
-const WRITE_THROUGH_CHUNK = 1000;
 
 export {
   NAME_HEADER,
@@ -84,13 +77,7 @@ type Attachment =
       badFrames: number;
     };
 
-export interface SessionHealth {
-  headSeq: number;
-  /** Highest seq whose projections are committed in D1. */
-  d1Seq: number;
-  d1LagEvents: number;
-  d1LastError: string | null;
-}
+export type { SessionHealth } from './write-through';
 
 /**
  * One generation session (DESIGN §4): the ordered event log in DO SQLite, the live subscriber and
@@ -106,6 +93,8 @@ export class SessionObject extends DurableObject<Env> {
   private readonly timing: ReturnType<typeof timingFrom>;
   /** D1, a field so tests can put a failing binding in its place. */
   private d1: D1Database;
+  private readonly writeThrough: WriteThrough;
+  private readonly shards: ShardRouter;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -114,6 +103,13 @@ export class SessionObject extends DurableObject<Env> {
     this.log = new EventLog(ctx.storage.sql);
     this.d1 = env.DB;
     this.timing = timingFrom(env);
+    this.writeThrough = new WriteThrough(this.log, env, () => this.d1);
+    this.shards = new ShardRouter(
+      this.log,
+      env,
+      () => this.requireState().sessionId,
+      this.timing.shardCapacity,
+    );
     this.fanout = new Fanout<WebSocket>({
       subscribers: () => this.readySubscribers().map(([ws]) => ws),
       send: sendQuietly,
@@ -124,7 +120,7 @@ export class SessionObject extends DurableObject<Env> {
         this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
         return state.headSeq;
       },
-      forward: (events) => this.deliverToShards(events),
+      forward: (events) => this.shards.deliver(events),
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.log.migrate();
@@ -211,8 +207,7 @@ export class SessionObject extends DurableObject<Env> {
 
   /** For viewer shards: who watches through a shard, and how many of its sockets closed. */
   async shardReport(index: number, closed: number, viewers: Viewer[]): Promise<void> {
-    const sockets = this.log.shards().find((s) => s.index === index)?.sockets ?? 0;
-    this.log.putShard(index, Math.max(0, sockets - closed), viewers);
+    this.shards.report(index, closed, viewers);
     this.broadcastPresence();
   }
 
@@ -279,14 +274,7 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   async getHealth(): Promise<SessionHealth> {
-    const headSeq = this.state?.headSeq ?? 0;
-    const d1Seq = Number(this.log.getMeta('d1Seq') ?? 0);
-    return {
-      headSeq,
-      d1Seq,
-      d1LagEvents: headSeq - d1Seq,
-      d1LastError: this.log.getMeta('d1LastError') ?? null,
-    };
+    return this.writeThrough.health(this.state?.headSeq ?? 0);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -309,7 +297,7 @@ export class SessionObject extends DurableObject<Env> {
       this.ctx.acceptWebSocket(server, ['ingest']);
     } else {
       if (this.ctx.getWebSockets('subscriber').length >= this.timing.shardThreshold) {
-        return this.handToShard(request, sessionId);
+        return this.shards.handTo(request);
       }
       const subscriber = subscriberAttachment({
         principal,
@@ -367,9 +355,11 @@ export class SessionObject extends DurableObject<Env> {
     const now = Date.now();
     for (const timer of this.log.takeDueTimers(now)) {
       switch (timer) {
-        case 'write-through':
-          await this.writeThrough();
+        case 'write-through': {
+          const retryIn = this.state ? await this.writeThrough.run(this.state) : undefined;
+          if (retryIn !== undefined) this.setTimer('write-through', Date.now() + retryIn);
           break;
+        }
         case 'lease':
           this.checkLeases(now);
           break;
@@ -480,55 +470,13 @@ export class SessionObject extends DurableObject<Env> {
   /** Tells every ready subscriber, here and on shards, who is watching (`except` is closing). */
   private broadcastPresence(except?: WebSocket): void {
     const subscribers = this.readySubscribers().filter(([ws]) => ws !== except);
-    const shards = this.log.shards();
     const viewers: Viewer[] = [
       ...subscribers.map(([, a]) => viewerOf(a)),
-      ...shards.flatMap((shard) => shard.viewers),
+      ...this.shards.viewers(),
     ];
     const frame = JSON.stringify({ type: 'presence', viewers });
     for (const [ws] of subscribers) sendQuietly(ws, frame);
-    for (const shard of shards) {
-      if (shard.sockets > 0) {
-        this.shardStub(shard.index)
-          .deliverPresence(viewers)
-          .catch((error: unknown) =>
-            console.warn(`presence to shard ${shard.index} failed`, error),
-          );
-      }
-    }
-  }
-
-  // --- viewer shards ---
-
-  /** Hands a subscriber upgrade to the first shard with room (DESIGN §4: audience scale). */
-  private handToShard(request: Request, sessionId: string): Promise<Response> {
-    const shards = this.log.shards();
-    const index =
-      shards.find((s) => s.sockets < this.timing.shardCapacity)?.index ??
-      Math.max(-1, ...shards.map((s) => s.index)) + 1;
-    const shard = shards.find((s) => s.index === index);
-    // Count it now so a burst of upgrades spreads over shards before their reports arrive.
-    this.log.putShard(index, (shard?.sockets ?? 0) + 1, shard?.viewers ?? []);
-    const headers = new Headers(request.headers);
-    headers.set(SESSION_HEADER, sessionId);
-    headers.set(SHARD_INDEX_HEADER, String(index));
-    return this.shardStub(index).fetch(new Request(request, { headers }));
-  }
-
-  private shardStub(index: number) {
-    return this.env.VIEWER_SHARDS.getByName(`${this.requireState().sessionId}#${index}`);
-  }
-
-  /** One batch per flush to every shard with sockets. */
-  private deliverToShards(events: SessionEvent[]): void {
-    const sessionId = this.requireState().sessionId;
-    for (const shard of this.log.shards()) {
-      if (shard.sockets === 0) continue;
-      this.shardStub(shard.index)
-        .deliver(sessionId, events)
-        // The shard fetches what it missed on its next delivery; nothing else to do here.
-        .catch((error: unknown) => console.warn(`delivery to shard ${shard.index} failed`, error));
-    }
+    this.shards.sendPresence(viewers);
   }
 
   private onSocketGone(ws: WebSocket): void {
@@ -806,7 +754,7 @@ export class SessionObject extends DurableObject<Env> {
       if (events.length === 0) break;
       state = applyEvents(state, events);
     }
-    if (state.headSeq > Number(this.log.getMeta('d1Seq') ?? 0)) this.scheduleWriteThrough();
+    if (this.writeThrough.behind(state.headSeq)) this.scheduleWriteThrough();
     return state;
   }
 
@@ -820,66 +768,6 @@ export class SessionObject extends DurableObject<Env> {
   private scheduleWriteThrough(): void {
     if (this.log.timerDueAt('write-through') !== undefined) return;
     this.setTimer('write-through', Date.now() + WRITE_THROUGH_DELAY_MS);
-  }
-
-  /**
-   * Projects every event after the D1 cursor into D1, a chunk per `batch()` (one transaction
-   * each). The cursor moves only after D1 commits; on failure the alarm retries with backoff.
-   */
-  private async writeThrough(): Promise<void> {
-    const state = this.state;
-    if (!state) return;
-    const db = drizzle(this.d1);
-    let d1Seq = Number(this.log.getMeta('d1Seq') ?? 0);
-    try {
-      while (d1Seq < state.headSeq) {
-        const events = this.log.read(d1Seq, WRITE_THROUGH_CHUNK);
-        if (events.length === 0) break;
-        const last = events[events.length - 1]!.seq;
-        const statements = projectionStatements(
-          db,
-          state,
-          collectTouched(events),
-          last,
-          Date.now(),
-        );
-        await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
-        d1Seq = last;
-        this.log.setMeta('d1Seq', String(d1Seq));
-      }
-      this.log.setMeta('d1Attempts', '0');
-      if (this.log.getMeta('d1LastError') !== undefined) {
-        this.log.deleteMeta('d1LastError');
-        await this.reportLag(state.sessionId, 0, null);
-      }
-    } catch (error) {
-      const attempts = Number(this.log.getMeta('d1Attempts') ?? 0) + 1;
-      const message = error instanceof Error ? error.message : String(error);
-      this.log.setMeta('d1Attempts', String(attempts));
-      this.log.setMeta('d1LastError', message);
-      await this.reportLag(state.sessionId, state.headSeq - d1Seq, message);
-      const backoff =
-        Math.min(60_000, 500 * 2 ** Math.min(attempts, 7)) * (0.5 + Math.random() / 2);
-      this.setTimer('write-through', Date.now() + backoff);
-      console.warn(
-        `session ${state.sessionId}: D1 write-through failed (attempt ${attempts})`,
-        error,
-      );
-    }
-  }
-
-  /** Tells the platform-wide health view (`GET /api/health`) how far behind D1 this session is. */
-  private async reportLag(
-    sessionId: string,
-    lagEvents: number,
-    error: string | null,
-  ): Promise<void> {
-    try {
-      await this.env.WRITE_THROUGH_HEALTH.getByName('global').report(sessionId, lagEvents, error);
-    } catch (reportError) {
-      // Health reporting must never stop the write-through; the session's own health has it.
-      console.warn(`session ${sessionId}: could not report D1 lag`, reportError);
-    }
   }
 
   // --- timers: one alarm, due times in the `timers` table ---
@@ -928,55 +816,7 @@ function timingFrom(env: Env) {
   };
 }
 
-/**
- * Drops a `turn-finished` for a turn that is not running (already ended by the session, e.g. on
- * an interrupt deadline), so no path finishes a turn twice. Looks at turns started earlier in the
- * same batch too.
- */
-function dropLateTurnEnds<T extends { body: RunnerEventBody }>(
-  state: SessionState,
-  events: T[],
-): T[] {
-  const running = new Set(state.turns.filter((t) => t.status === 'running').map((t) => t.turnId));
-  return events.filter(({ body }) => {
-    if (body.type === 'turn-started') running.add(body.turnId);
-    if (body.type !== 'turn-finished') return true;
-    return running.delete(body.turnId);
-  });
-}
-
 /** Checkpoint state is for runners only (DESIGN §3). */
 function redactForViewers(event: SessionEvent): SessionEvent {
   return event.type === 'checkpoint' ? { ...event, state: null } : event;
-}
-
-/** Refuses a batch that breaks a per-event rule; nothing of the frame is stored then. */
-function checkEvents(
-  events: readonly RunnerEventBody[],
-  buildId: string,
-): { code: ErrorCode; message: string } | undefined {
-  for (const event of events) {
-    if (jsonByteLength(event) > MAX_EVENT_BYTES) {
-      return {
-        code: 'event-too-large',
-        message: `a ${event.type} event is over ${MAX_EVENT_BYTES} bytes`,
-      };
-    }
-    if (
-      event.type === 'tool-output-available' &&
-      jsonByteLength(event.output) > TOOL_OUTPUT_LIMIT_BYTES
-    ) {
-      return {
-        code: 'event-too-large',
-        message: `tool output over ${TOOL_OUTPUT_LIMIT_BYTES} bytes must be cut and marked truncated`,
-      };
-    }
-    if (event.type === 'turn-started' && event.buildId !== buildId) {
-      return {
-        code: 'bad-frame',
-        message: `turn-started names build ${event.buildId}, not ${buildId}`,
-      };
-    }
-  }
-  return undefined;
 }

@@ -1,0 +1,70 @@
+import type { SessionEvent, Viewer } from '@kiln/protocol';
+import type { Env } from '../env';
+import type { EventLog } from './event-log';
+import { SESSION_HEADER, SHARD_INDEX_HEADER } from './subscriber';
+
+/**
+ * The SessionDO's side of its viewer shards (DESIGN §4, audience scale): which shard takes the
+ * next subscriber, one batch per flush to each shard with sockets, and the viewers watching
+ * through them. Socket counts and viewers live in the log's `shards` table.
+ */
+export class ShardRouter {
+  constructor(
+    private readonly log: EventLog,
+    private readonly env: Env,
+    private readonly sessionId: () => string,
+    private readonly capacity: number,
+  ) {}
+
+  /** Hands a subscriber upgrade to the first shard with room, or a new one. */
+  handTo(request: Request): Promise<Response> {
+    const shards = this.log.shards();
+    const index =
+      shards.find((s) => s.sockets < this.capacity)?.index ??
+      Math.max(-1, ...shards.map((s) => s.index)) + 1;
+    const shard = shards.find((s) => s.index === index);
+    // Count it now so a burst of upgrades spreads over shards before their reports arrive.
+    this.log.putShard(index, (shard?.sockets ?? 0) + 1, shard?.viewers ?? []);
+    const headers = new Headers(request.headers);
+    headers.set(SESSION_HEADER, this.sessionId());
+    headers.set(SHARD_INDEX_HEADER, String(index));
+    return this.stub(index).fetch(new Request(request, { headers }));
+  }
+
+  /** One batch per flush to every shard with sockets. */
+  deliver(events: SessionEvent[]): void {
+    const sessionId = this.sessionId();
+    for (const shard of this.log.shards()) {
+      if (shard.sockets === 0) continue;
+      this.stub(shard.index)
+        .deliver(sessionId, events)
+        // The shard fetches what it missed on its next delivery; nothing else to do here.
+        .catch((error: unknown) => console.warn(`delivery to shard ${shard.index} failed`, error));
+    }
+  }
+
+  /** A shard's report: who watches through it, and how many of its sockets closed. */
+  report(index: number, closed: number, viewers: Viewer[]): void {
+    const sockets = this.log.shards().find((s) => s.index === index)?.sockets ?? 0;
+    this.log.putShard(index, Math.max(0, sockets - closed), viewers);
+  }
+
+  /** Everyone watching through a shard. */
+  viewers(): Viewer[] {
+    return this.log.shards().flatMap((shard) => shard.viewers);
+  }
+
+  /** Passes the merged presence list on to every shard with sockets. */
+  sendPresence(viewers: Viewer[]): void {
+    for (const shard of this.log.shards()) {
+      if (shard.sockets === 0) continue;
+      this.stub(shard.index)
+        .deliverPresence(viewers)
+        .catch((error: unknown) => console.warn(`presence to shard ${shard.index} failed`, error));
+    }
+  }
+
+  private stub(index: number) {
+    return this.env.VIEWER_SHARDS.getByName(`${this.sessionId()}#${index}`);
+  }
+}
