@@ -65,10 +65,11 @@ describe('viewer shards', () => {
     const session = env.SESSIONS.getByName(sessionId);
     // Drop the next delivery to the shards, as a failed RPC would.
     await runInDurableObject(session, (instance: SessionObject) => {
-      const target = instance as unknown as { deliverToShards: (events: unknown[]) => void };
-      const original = target.deliverToShards.bind(instance);
-      target.deliverToShards = () => {
-        target.deliverToShards = original;
+      const shards = (instance as unknown as { shards: { deliver: (events: unknown[]) => void } })
+        .shards;
+      const original = shards.deliver.bind(shards);
+      shards.deliver = () => {
+        shards.deliver = original;
       };
     });
     await produce(producer, 3, renames(2, 3));
