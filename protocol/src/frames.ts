@@ -125,6 +125,14 @@ export type IngestServerFrame = z.infer<typeof ingestServerFrame>;
 
 // --- Runner ↔ RunnerHubDO (`GET /api/runners/connect`) ---
 
+/**
+ * What a turn's agent may do without asking, named after Claude Code's permission modes. Nobody
+ * answers prompts on a runner, so `default` ("ask") means an agent's safe mode: reads only. Absent,
+ * an agent uses its own default (`acceptEdits` for the CLIs: edits inside the workspace).
+ */
+export const permissionMode = z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']);
+export type PermissionMode = z.infer<typeof permissionMode>;
+
 /** Runner → hub. */
 export const runnerHubFrame = z.discriminatedUnion('type', [
   z.object({
@@ -156,6 +164,8 @@ export const hubServerFrame = z.discriminatedUnion('type', [
     prompt: z.string(),
     agent: z.string(),
     model: z.string(),
+    /** From the message that started the turn; absent when it named none. */
+    permissionMode: permissionMode.optional(),
     checkpoint: z.unknown().optional(),
   }),
   z.object({ type: z.literal('cancel'), buildId: z.string() }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sessionStatus } from './events';
-import { errorFrame, viewer } from './frames';
+import { errorFrame, permissionMode, viewer } from './frames';
 
 /**
  * The project channel (`GET /api/projects/:id/ws`, DESIGN §3): every change to a project — its
@@ -170,6 +170,8 @@ export const sendMessageRequest = z.object({
   text: z.string().min(1).max(100_000),
   agent: z.string().min(1).max(100).default('demo'),
   model: z.string().max(200).default(''),
+  /** Carried to the runner in the `build` frame; absent = the agent's own default. */
+  permissionMode: permissionMode.optional(),
 });
 export type SendMessageRequest = z.input<typeof sendMessageRequest>;
 

@@ -383,6 +383,25 @@ describe('dispatch', () => {
     expect(builds(rb)).toHaveLength(1);
   });
 
+  it("a message's permission mode reaches the runner in its build frame, and a message without one sends none", async () => {
+    const { account, a } = await setup();
+    const ra = await fakeRunner(a.token, 2);
+    await settled(ra);
+    const planned = crypto.randomUUID();
+    const send = (sessionId: string, body: Record<string, unknown>) =>
+      api(`/api/projects/${account.projectId}/sessions/${sessionId}/messages`, account.token, {
+        method: 'POST',
+        body: JSON.stringify({ clientMessageId: crypto.randomUUID(), text: 'look only', ...body }),
+      });
+    expect((await send(planned, { permissionMode: 'plan' })).status).toBe(201);
+    expect((await send(crypto.randomUUID(), { permissionMode: 'ask' })).status).toBe(400);
+    await ra.waitFor(() => builds(ra).length === 1, 'the planned build');
+    expect(builds(ra)[0]).toMatchObject({ sessionId: planned, permissionMode: 'plan' });
+    expect((await send(crypto.randomUUID(), {})).status).toBe(201);
+    await ra.waitFor(() => builds(ra).length === 2, 'the second build');
+    expect(builds(ra)[1]).not.toHaveProperty('permissionMode');
+  });
+
   it('a follow-up sent while a turn runs waits for that turn, then starts on the same runner', async () => {
     const { account, a } = await setup();
     const ra = await fakeRunner(a.token, 4);

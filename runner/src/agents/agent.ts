@@ -1,4 +1,4 @@
-import type { RunnerEventBody } from '@kiln/protocol';
+import type { PermissionMode, RunnerEventBody } from '@kiln/protocol';
 
 /**
  * A live coding agent the runner daemon can run for one turn of a build.
@@ -31,6 +31,11 @@ export interface TurnContext {
   prompt: string;
   /** Model id the build asked for ('' = the agent's default). */
   model: string;
+  /**
+   * What the agent may do without asking (PROTOCOL.md §8); undefined = the agent's default.
+   * Nobody can answer a prompt here, so `default` means the agent's safe, read-only mode.
+   */
+  permissionMode?: PermissionMode;
   /** The previous turn's `checkpoint.state`, if any. */
   checkpoint?: unknown;
   /** Absolute path of the project's workspace directory; every file the agent touches is inside. */

@@ -289,6 +289,7 @@ export class RunnerDaemon {
         turnId,
         prompt,
         model,
+        ...(command.permissionMode ? { permissionMode: command.permissionMode } : {}),
         checkpoint: command.checkpoint,
         workspace,
         signal: abort.signal,

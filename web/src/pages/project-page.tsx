@@ -1,7 +1,11 @@
-import type { ProjectSession, ProjectSummary } from '@kiln/protocol';
+import type { PermissionMode, ProjectSession, ProjectSummary } from '@kiln/protocol';
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { Avatars } from '../components/avatars';
+import {
+  DEFAULT_PERMISSION_MODE,
+  PermissionModeSelect,
+} from '../components/permission-mode-select';
 import { fetchProject, fetchProjectSessions, sendMessage } from '../lib/api';
 import { formatTime, formatTokens } from '../lib/format';
 import { mergeSessions, useProjectChannel } from '../lib/use-project-channel';
@@ -63,7 +67,7 @@ export function ProjectPage() {
           {error}
         </p>
       )}
-      {canWrite && <Composer projectId={projectId} />}
+      {canWrite && <NewSessionComposer projectId={projectId} />}
       <section className="card">
         <div className="card-header">
           <h2>Sessions</h2>
@@ -116,10 +120,12 @@ export function ProjectPage() {
   );
 }
 
-function Composer({ projectId }: { projectId: string }) {
+/** Starts a session: a prompt, the agent, its model and the turn's permission mode. */
+export function NewSessionComposer({ projectId }: { projectId: string }) {
   const [text, setText] = useState('');
   const [agent, setAgent] = useState('demo');
   const [model, setModel] = useState('');
+  const [permissionMode, setPermissionMode] = useState<PermissionMode>(DEFAULT_PERMISSION_MODE);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const navigate = useNavigate();
@@ -132,7 +138,13 @@ function Composer({ projectId }: { projectId: string }) {
     const sessionId = crypto.randomUUID();
     const clientMessageId = crypto.randomUUID();
     try {
-      await sendMessage(projectId, sessionId, { clientMessageId, text: text.trim(), agent, model });
+      await sendMessage(projectId, sessionId, {
+        clientMessageId,
+        text: text.trim(),
+        agent,
+        model,
+        permissionMode,
+      });
       void navigate(`/projects/${projectId}/s/${sessionId}`);
     } catch (caught) {
       setError(caught instanceof Error ? caught.message : 'Could not send');
@@ -170,6 +182,15 @@ function Composer({ projectId }: { projectId: string }) {
             value={model}
             onChange={(e) => setModel(e.target.value)}
             placeholder="default"
+            disabled={busy}
+          />
+        </label>
+        <label className="field" htmlFor="new-session-permission-mode">
+          <span>Permission mode</span>
+          <PermissionModeSelect
+            id="new-session-permission-mode"
+            value={permissionMode}
+            onChange={setPermissionMode}
             disabled={busy}
           />
         </label>

@@ -1,5 +1,9 @@
-import type { SessionState } from '@kiln/protocol';
+import type { PermissionMode, SessionState } from '@kiln/protocol';
 import { type FormEvent, type KeyboardEvent, useState } from 'react';
+import {
+  DEFAULT_PERMISSION_MODE,
+  PermissionModeSelect,
+} from '../components/permission-mode-select';
 import { interruptSession, sendMessage } from '../lib/api';
 import type { SessionSnapshot } from './store';
 import { useCanWrite, useLiveSnapshot, useSessionStore } from './use-session';
@@ -26,6 +30,7 @@ export function SessionComposer() {
   const sessionId = useLiveSnapshot(selectSessionId);
   const lastTurn = useLiveSnapshot(selectLastTurn);
   const [text, setText] = useState('');
+  const [permissionMode, setPermissionMode] = useState<PermissionMode>(DEFAULT_PERMISSION_MODE);
   const [interrupting, setInterrupting] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -55,6 +60,7 @@ export function SessionComposer() {
       text: prompt,
       agent: lastTurn?.agent || 'demo',
       model: lastTurn?.model ?? '',
+      permissionMode,
     }).catch((caught: unknown) => {
       store.dropPending(clientMessageId);
       setText(prompt);
@@ -105,6 +111,14 @@ export function SessionComposer() {
         }
       />
       <div className="session-composer-actions">
+        <label className="visually-hidden" htmlFor="follow-up-permission-mode">
+          Permission mode
+        </label>
+        <PermissionModeSelect
+          id="follow-up-permission-mode"
+          value={permissionMode}
+          onChange={setPermissionMode}
+        />
         {running && (
           <button
             type="button"

@@ -299,7 +299,7 @@ export const projects = new Hono<AppEnv>()
     validate('json', sendMessageRequest),
     async (c) => {
       const { projectId, sessionId } = c.req.valid('param');
-      const { clientMessageId, text, agent, model } = c.req.valid('json');
+      const { clientMessageId, text, agent, model, permissionMode } = c.req.valid('json');
       const principal = c.var.principal;
       requireWriter(await projectRole(c.env.DB, projectId, principal.userId));
       const { created: sessionCreated } = await ensureSession(c.env, projectId, sessionId, {
@@ -325,6 +325,7 @@ export const projects = new Hono<AppEnv>()
         prompt: text,
         agent,
         model,
+        ...(permissionMode ? { permissionMode } : {}),
       });
       if (message.created && !sessionCreated) {
         // RPC typing flattens SessionState to never (its JSON fields); the value is the state.

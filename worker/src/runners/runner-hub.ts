@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import {
   type HubServerFrame,
   MAX_BAD_FRAMES,
+  type PermissionMode,
   PING_FRAME,
   PONG_FRAME,
   parseFrame,
@@ -47,6 +48,8 @@ export interface TurnRequest {
   prompt: string;
   agent: string;
   model: string;
+  /** What the agent may do without asking; absent = the agent's default. */
+  permissionMode?: PermissionMode;
 }
 
 type TurnStatus = 'queued' | 'offered' | 'running' | 'done';
@@ -59,6 +62,7 @@ type TurnRow = {
   prompt: string;
   agent: string;
   model: string;
+  permission_mode: PermissionMode | null;
   status: TurnStatus;
   build_id: string | null;
   turn_id: string | null;
@@ -107,6 +111,11 @@ export class RunnerHub extends DurableObject<Env> {
         prompt TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL,
         status TEXT NOT NULL, build_id TEXT, turn_id TEXT, runner_id TEXT,
         rejected_by TEXT NOT NULL DEFAULT '[]', updated_at INTEGER NOT NULL)`);
+      // Added after the table first shipped: hubs created before it gain the column here.
+      const columns = ctx.storage.sql.exec<{ name: string }>('PRAGMA table_info(turns)').toArray();
+      if (!columns.some((c) => c.name === 'permission_mode')) {
+        ctx.storage.sql.exec('ALTER TABLE turns ADD COLUMN permission_mode TEXT');
+      }
       ctx.storage.sql.exec(
         'CREATE TABLE IF NOT EXISTS affinity (project_id TEXT PRIMARY KEY, runner_id TEXT NOT NULL)',
       );
@@ -124,14 +133,15 @@ export class RunnerHub extends DurableObject<Env> {
    */
   async enqueue(turn: TurnRequest): Promise<TurnStatus> {
     this.ctx.storage.sql.exec(
-      `INSERT OR IGNORE INTO turns (message_id, session_id, project_id, prompt, agent, model, status, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)`,
+      `INSERT OR IGNORE INTO turns (message_id, session_id, project_id, prompt, agent, model, permission_mode, status, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
       turn.messageId,
       turn.sessionId,
       turn.projectId,
       turn.prompt,
       turn.agent,
       turn.model,
+      turn.permissionMode ?? null,
       Date.now(),
     );
     await this.pump();
@@ -419,6 +429,7 @@ export class RunnerHub extends DurableObject<Env> {
         prompt: turn.prompt,
         agent: turn.agent,
         model: turn.model,
+        ...(turn.permission_mode ? { permissionMode: turn.permission_mode } : {}),
         ...(checkpoint?.agent === turn.agent ? { checkpoint: JSON.parse(checkpoint.state) } : {}),
       });
       this.scheduleAlarm(OFFER_TIMEOUT_MS);

@@ -61,6 +61,8 @@ export class AiSdkAgent implements Agent {
     const messages: ModelMessage[] = previous.success ? [...previous.data.messages] : [];
     messages.push({ role: 'user', content: ctx.prompt });
 
+    // `plan` and `default` (ask, with nobody to answer) only look: the tools that write are left out.
+    const readOnly = ctx.permissionMode === 'plan' || ctx.permissionMode === 'default';
     const toolCtx: ToolCallContext = {
       workspace: ctx.workspace,
       signal: ctx.signal,
@@ -73,7 +75,7 @@ export class AiSdkAgent implements Agent {
         model,
         instructions: SYSTEM_PROMPT,
         messages,
-        tools: toAiSdkTools(toolCtx, log),
+        tools: toAiSdkTools(toolCtx, log, readOnly),
         stopWhen: stepCountIs(maxSteps),
         abortSignal: ctx.signal,
         maxRetries: 2,

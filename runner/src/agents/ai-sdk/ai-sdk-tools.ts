@@ -19,9 +19,14 @@ export interface ToolCallLog {
  * The Kiln tools as AI SDK tools. Each call goes through `runTool`, so it is recorded as
  * `tool-input-available` / `tool-output-available` with its duration under the model's tool call
  * id; a failed call throws its `ToolError`, which the SDK hands back to the model as a tool error
- * (so it can recover), and the model gets the capped output.
+ * (so it can recover), and the model gets the capped output. `readOnly` leaves out the tools that
+ * change the workspace (write_file, edit_file, run_command).
  */
-export function toAiSdkTools(ctx: ToolCallContext, log: ToolCallLog): Record<string, Tool> {
+export function toAiSdkTools(
+  ctx: ToolCallContext,
+  log: ToolCallLog,
+  readOnly = false,
+): Record<string, Tool> {
   const adapt = <Input, Output>(kiln: KilnTool<Input, Output>): Tool =>
     tool({
       description: kiln.description,
@@ -34,12 +39,16 @@ export function toAiSdkTools(ctx: ToolCallContext, log: ToolCallLog): Record<str
         return result.output;
       },
     });
-  return {
+  const look = {
     read_file: adapt(kilnTools.read_file),
-    write_file: adapt(kilnTools.write_file),
-    edit_file: adapt(kilnTools.edit_file),
     list_files: adapt(kilnTools.list_files),
     todo_write: adapt(kilnTools.todo_write),
+  };
+  if (readOnly) return look;
+  return {
+    ...look,
+    write_file: adapt(kilnTools.write_file),
+    edit_file: adapt(kilnTools.edit_file),
     run_command: adapt(kilnTools.run_command),
   };
 }

@@ -3,8 +3,11 @@ import { CliAgent, type CliAgentOptions, type CliSpec } from '../cli/cli-agent';
 /**
  * `claude -p PROMPT --output-format stream-json --include-partial-messages --verbose`, with
  * `--resume <session id>` from the previous turn's checkpoint and `--model` when the build names
- * one. `--permission-mode bypassPermissions`: a headless turn has nobody to approve tool use; the
- * runner's workspace (a container, for a self-hosted runner) is the boundary.
+ * one. `--permission-mode` is the turn's mode; the CLI takes Kiln's four names as they are. In `-p`
+ * mode nobody approves a prompt, so whatever would ask is refused: `default` and `plan` only read,
+ * `acceptEdits` also edits files in the workspace (and runs mkdir, touch, mv, cp), and
+ * `bypassPermissions` runs anything — for a runner whose workspace is itself the boundary (a
+ * container). Unset it is `acceptEdits`: the safest mode in which the agent can still build.
  */
 export const CLAUDE_CODE_CLI: CliSpec = {
   name: 'claude-code',
@@ -12,7 +15,7 @@ export const CLAUDE_CODE_CLI: CliSpec = {
   install: 'npm install -g @anthropic-ai/claude-code, then set ANTHROPIC_API_KEY',
   format: 'claude-code',
   scopeIds: false,
-  args: (prompt, model, resumeId) => [
+  args: (prompt, model, resumeId, permissionMode) => [
     '-p',
     prompt,
     '--output-format',
@@ -20,7 +23,7 @@ export const CLAUDE_CODE_CLI: CliSpec = {
     '--include-partial-messages',
     '--verbose',
     '--permission-mode',
-    'bypassPermissions',
+    permissionMode ?? 'acceptEdits',
     ...(model ? ['--model', model] : []),
     ...(resumeId ? ['--resume', resumeId] : []),
   ],

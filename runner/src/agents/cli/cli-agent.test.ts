@@ -112,6 +112,20 @@ describe('claude-code agent (a fake claude on PATH)', () => {
     expect(second.argv.slice(-2)).toEqual(['--resume', '4c1e6987-e89d-4589-bbaa-fed8e333e06c']);
   });
 
+  it("passes the turn's permission mode to --permission-mode, and acceptEdits when the turn names none", async () => {
+    await installFake('claude');
+    const agent = claudeCodeAgent({
+      env: env('claude-code-stream-json.jsonl', { FAKE_APPEND: CLAUDE_RESULT }),
+    });
+    await runTurn(agent, { workspace: ws.root, prompt: 'look', permissionMode: 'plan' });
+    await runTurn(agent, { workspace: ws.root, prompt: 'build', turnId: 't2' });
+    const modeOf = (argv: string[]) => argv[argv.indexOf('--permission-mode') + 1];
+    const [planned, unset] = await calls();
+    expect(modeOf(planned!.argv)).toBe('plan');
+    expect(modeOf(unset!.argv)).toBe('acceptEdits');
+    expect(unset!.argv).not.toContain('bypassPermissions');
+  });
+
   it('fails the turn with an explanatory error when the run ends without a result', async () => {
     await installFake('claude');
     const agent = claudeCodeAgent({ env: env('claude-code-stream-json.jsonl') });
@@ -155,6 +169,16 @@ describe('claude-code agent (a fake claude on PATH)', () => {
 });
 
 describe('codex agent (a fake codex on PATH)', () => {
+  it('maps each permission mode to a sandbox: default and plan read only, bypassPermissions full access', async () => {
+    await installFake('codex');
+    const agent = codexAgent({ env: env('codex-exec-command.jsonl') });
+    for (const permissionMode of ['default', 'plan', 'acceptEdits', 'bypassPermissions'] as const) {
+      await runTurn(agent, { workspace: ws.root, prompt: 'list files', permissionMode });
+    }
+    const sandboxes = (await calls()).map(({ argv }) => argv[argv.indexOf('--sandbox') + 1]);
+    expect(sandboxes).toEqual(['read-only', 'read-only', 'workspace-write', 'danger-full-access']);
+  });
+
   it('runs codex exec --json, maps items with turn-scoped ids, and resumes the thread next turn', async () => {
     await installFake('codex');
     const agent = codexAgent({ env: env('codex-exec-command.jsonl') });
@@ -178,6 +202,8 @@ describe('codex agent (a fake codex on PATH)', () => {
     });
     const argv = (await calls())[1]!.argv;
     expect(argv.slice(-3)).toEqual(['resume', '019a2d7b-7fb8-78e1-8cfa-5bdbe274a3aa', 'again']);
+    // No mode: writes inside the workspace only.
+    expect((await calls())[0]!.argv.slice(3, 5)).toEqual(['--sandbox', 'workspace-write']);
     // Same recorded item ids, different turns: no collision.
     const ids = ofType(second.events, 'tool-input-available').map((t) => t.toolCallId);
     expect(ids.every((id) => id.startsWith('t2:'))).toBe(true);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { PermissionMode } from '@kiln/protocol';
 import type { Agent, TurnContext } from '../agent';
 import { createMapper } from '../index';
 import { LiveMapping } from '../live-mapping';
@@ -24,7 +25,12 @@ export interface CliSpec {
   install: string;
   format: RecordingFormat;
   /** argv after the command for one turn. */
-  args(prompt: string, model: string, resumeId: string | undefined): string[];
+  args(
+    prompt: string,
+    model: string,
+    resumeId: string | undefined,
+    permissionMode: PermissionMode | undefined,
+  ): string[];
   /** The session/thread id a line announces, if it does. */
   resumeIdOf(line: unknown): string | undefined;
   /** Prefix message/tool ids with the turn id (Codex numbers its items per process). */
@@ -68,13 +74,17 @@ export class CliAgent implements Agent {
     const previous = ctx.checkpoint as Partial<CliCheckpoint> | undefined;
     let resumeId = typeof previous?.resumeId === 'string' ? previous.resumeId : undefined;
     ctx.signal.throwIfAborted();
-    const child = spawn(executable, this.spec.args(ctx.prompt, ctx.model, resumeId), {
-      cwd: ctx.workspace,
-      env: cliEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own process group, so an interrupt also ends what the CLI started (tools, shells).
-      detached: true,
-    });
+    const child = spawn(
+      executable,
+      this.spec.args(ctx.prompt, ctx.model, resumeId, ctx.permissionMode),
+      {
+        cwd: ctx.workspace,
+        env: cliEnv(env),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, so an interrupt also ends what the CLI started (tools, shells).
+        detached: true,
+      },
+    );
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve, reject) => {
         child.once('error', reject);
