@@ -3,19 +3,23 @@ import { memo, useMemo } from 'react';
 import { ToolCallRow } from './tool-call-row';
 import { countCalls, groupToolCalls, sameNodes, type ToolCallNode } from './tool-call-tree';
 import { useSessionState } from './use-session';
+import { flattenPlan, VIRTUALIZE_TOOL_CALLS_AFTER, VirtualPlan } from './virtual-plan';
 
 const selectTodos = (state: SessionState) => state.todos;
 const selectToolCalls = (state: SessionState) => state.toolCalls;
 
 /**
  * The main agent's todo list with progress, each todo's tool calls nested under it, and the calls
- * made outside any todo in "Other tool calls".
+ * made outside any todo in "Other tool calls". Past `VIRTUALIZE_TOOL_CALLS_AFTER` calls the same
+ * rows are flattened and virtualised, so a session with thousands of calls keeps a small DOM.
  */
 export function TodoPanel() {
   const todos = useSessionState(selectTodos);
   const toolCalls = useSessionState(selectToolCalls);
   const tree = useMemo(() => groupToolCalls(toolCalls, todos.length), [toolCalls, todos.length]);
   const done = todos.filter((t) => t.status === 'completed').length;
+  const virtual = toolCalls.length > VIRTUALIZE_TOOL_CALLS_AFTER;
+  const rows = useMemo(() => (virtual ? flattenPlan(todos, tree) : []), [virtual, todos, tree]);
 
   return (
     <div className="todo-panel">
@@ -28,18 +32,25 @@ export function TodoPanel() {
             </span>
           )}
         </header>
-        {todos.length > 0 ? (
+        {virtual ? (
           <>
-            <div
-              className="progress"
-              role="progressbar"
-              aria-label="Todos done"
-              aria-valuemin={0}
-              aria-valuemax={todos.length}
-              aria-valuenow={done}
-            >
-              <div className="progress-fill" style={{ width: `${(done / todos.length) * 100}%` }} />
-            </div>
+            {todos.length > 0 && <Progress done={done} total={todos.length} />}
+            <VirtualPlan
+              rows={rows}
+              renderTodo={(todo, index, calls) => (
+                <div
+                  className={`todo todo-${todo.status}`}
+                  data-testid="todo"
+                  data-status={todo.status}
+                >
+                  <TodoHead todo={todo} index={index} calls={calls} />
+                </div>
+              )}
+            />
+          </>
+        ) : todos.length > 0 ? (
+          <>
+            <Progress done={done} total={todos.length} />
             <ol className="todo-list">
               {todos.map((todo, index) => (
                 <TodoItem
@@ -57,7 +68,7 @@ export function TodoPanel() {
           <p className="muted empty">No plan yet. The agent's todo list will appear here.</p>
         )}
       </section>
-      {tree.other.length > 0 && (
+      {!virtual && tree.other.length > 0 && (
         <section className="panel" aria-labelledby="other-calls-heading">
           <header className="panel-header">
             <h2 id="other-calls-heading">Other tool calls</h2>
@@ -78,25 +89,45 @@ interface TodoItemProps {
 
 /** One todo with its tool calls; memoised on the todo and its calls' identities. */
 const TodoItem = memo(function TodoItem({ todo, index, nodes }: TodoItemProps) {
-  const calls = countCalls(nodes);
   return (
     <li className={`todo todo-${todo.status}`} data-testid="todo" data-status={todo.status}>
-      <div className="todo-head">
-        <TodoCheck status={todo.status} />
-        <span className="todo-text">
-          <span className="todo-index">{index + 1}.</span>{' '}
-          {todo.status === 'in_progress' ? todo.activeForm || todo.content : todo.content}
-        </span>
-        {calls > 0 && (
-          <span className="count" title={`${calls} tool call${calls === 1 ? '' : 's'}`}>
-            {calls}
-          </span>
-        )}
-      </div>
+      <TodoHead todo={todo} index={index} calls={countCalls(nodes)} />
       {nodes.length > 0 && <ToolCallList nodes={nodes} />}
     </li>
   );
 }, todoItemEqual);
+
+function TodoHead({ todo, index, calls }: { todo: Todo; index: number; calls: number }) {
+  return (
+    <div className="todo-head">
+      <TodoCheck status={todo.status} />
+      <span className="todo-text">
+        <span className="todo-index">{index + 1}.</span>{' '}
+        {todo.status === 'in_progress' ? todo.activeForm || todo.content : todo.content}
+      </span>
+      {calls > 0 && (
+        <span className="count" title={`${calls} tool call${calls === 1 ? '' : 's'}`}>
+          {calls}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function Progress({ done, total }: { done: number; total: number }) {
+  return (
+    <div
+      className="progress"
+      role="progressbar"
+      aria-label="Todos done"
+      aria-valuemin={0}
+      aria-valuemax={total}
+      aria-valuenow={done}
+    >
+      <div className="progress-fill" style={{ width: `${(done / total) * 100}%` }} />
+    </div>
+  );
+}
 
 function todoItemEqual(a: TodoItemProps, b: TodoItemProps): boolean {
   return a.todo === b.todo && a.index === b.index && sameNodes(a.nodes, b.nodes);
