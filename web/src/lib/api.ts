@@ -12,6 +12,7 @@ import {
   sessionState,
   type TracesPage,
 } from '@kiln/protocol';
+import { announceProjectsChanged } from './projects-sync';
 
 /** An HTTP error from the API, with the `{ error: { code, message } }` body when it had one. */
 export class ApiError extends Error {
@@ -141,7 +142,9 @@ export async function createProject(name: string): Promise<ProjectSummary> {
     method: 'POST',
     body: JSON.stringify({ name }),
   });
-  return response.json();
+  const project: ProjectSummary = await response.json();
+  announceProjectsChanged();
+  return project;
 }
 
 /** `GET /api/projects/:id`. */

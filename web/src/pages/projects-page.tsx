@@ -2,8 +2,12 @@ import type { ProjectSummary } from '@kiln/protocol';
 import { type FormEvent, useEffect, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { createProject, fetchProjects } from '../lib/api';
+import { onProjectsChanged } from '../lib/projects-sync';
 
-/** `/`: the person's projects, and a form to create one. */
+/**
+ * `/`: the person's projects, and a form to create one. The list follows changes made in other
+ * tabs and elsewhere without a reload (`lib/projects-sync.ts`).
+ */
 export function ProjectsPage() {
   const [projects, setProjects] = useState<ProjectSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -15,11 +19,27 @@ export function ProjectsPage() {
   const navigate = useNavigate();
 
   useEffect(() => {
-    const abort = new AbortController();
-    fetchProjects(abort.signal).then(setProjects, (caught: unknown) => {
-      if (!abort.signal.aborted) setError(caught instanceof Error ? caught.message : 'Failed');
-    });
-    return () => abort.abort();
+    let abort = new AbortController();
+    const load = () => {
+      abort.abort(); // a newer fetch supersedes one still in flight
+      abort = new AbortController();
+      const { signal } = abort;
+      fetchProjects(signal).then(
+        (list) => {
+          setProjects(list);
+          setError(null);
+        },
+        (caught: unknown) => {
+          if (!signal.aborted) setError(caught instanceof Error ? caught.message : 'Failed');
+        },
+      );
+    };
+    load();
+    const unsubscribe = onProjectsChanged(load);
+    return () => {
+      unsubscribe();
+      abort.abort();
+    };
   }, []);
 
   async function onCreate(event: FormEvent<HTMLFormElement>) {
