@@ -94,6 +94,11 @@ export class SessionObject extends DurableObject<Env> {
   /** D1, a field so tests can put a failing binding in its place. */
   private d1: D1Database;
   private readonly writeThrough: WriteThrough;
+  /**
+   * Sockets that said `hello`, kept in memory so a commit does not read every attachment;
+   * null until first needed after the object (re)starts, then rebuilt from the attachments.
+   */
+  private readySockets: Set<WebSocket> | null = null;
   private readonly shards: ShardRouter;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -111,7 +116,7 @@ export class SessionObject extends DurableObject<Env> {
       this.timing.shardCapacity,
     );
     this.fanout = new Fanout<WebSocket>({
-      subscribers: () => this.readySubscribers().map(([ws]) => ws),
+      subscribers: () => [...this.ready()],
       send: sendQuietly,
       redact: redactForViewers,
       lagging: (ws) => sendError(ws, 'lagging', LAGGING_MESSAGE, false),
@@ -389,6 +394,7 @@ export class SessionObject extends DurableObject<Env> {
         this.fanout.markSent(ws, state.headSeq);
         if (!attachment.ready) {
           ws.serializeAttachment({ ...attachment, ready: true });
+          this.ready().add(ws);
           this.broadcastPresence();
         }
         return;
@@ -457,14 +463,22 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
-  /** Ready subscribers and their attachments. */
-  private readySubscribers(): [WebSocket, SubscriberAttachment][] {
-    const ready: [WebSocket, SubscriberAttachment][] = [];
-    for (const ws of this.ctx.getWebSockets('subscriber')) {
-      const attachment = ws.deserializeAttachment() as Attachment;
-      if (attachment.role === 'subscriber' && attachment.ready) ready.push([ws, attachment]);
+  /** The sockets that receive live batches (rebuilt from attachments after a restart). */
+  private ready(): Set<WebSocket> {
+    if (!this.readySockets) {
+      this.readySockets = new Set(
+        this.ctx.getWebSockets('subscriber').filter((ws) => {
+          const attachment = ws.deserializeAttachment() as Attachment;
+          return attachment.role === 'subscriber' && attachment.ready;
+        }),
+      );
     }
-    return ready;
+    return this.readySockets;
+  }
+
+  /** Ready subscribers and their attachments (for presence). */
+  private readySubscribers(): [WebSocket, SubscriberAttachment][] {
+    return [...this.ready()].map((ws) => [ws, ws.deserializeAttachment() as SubscriberAttachment]);
   }
 
   /** Tells every ready subscriber, here and on shards, who is watching (`except` is closing). */
@@ -482,6 +496,7 @@ export class SessionObject extends DurableObject<Env> {
   private onSocketGone(ws: WebSocket): void {
     const attachment = ws.deserializeAttachment() as Attachment | null;
     if (attachment?.role !== 'subscriber') return;
+    this.ready().delete(ws);
     this.fanout.forget(ws);
     if (attachment.ready) this.broadcastPresence(ws);
   }
