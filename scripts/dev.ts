@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { ROOT, startStack } from './dev-stack.ts';
 
 const port = Number(process.env.PORT ?? 8787);
-const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+// vite is the web package's devDependency, so it is installed under web/.
+const vite = join(ROOT, 'web', 'node_modules', 'vite', 'bin', 'vite.js');
 
 await new Promise<void>((resolveBuild, reject) => {
   const build = spawn(process.execPath, [vite, 'build'], {
