@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
-import { freePort, ROOT, type Stack, startStack } from '../scripts/dev-stack.ts';
+import { freePort, queryLocalD1, ROOT, type Stack, startStack } from '../scripts/dev-stack.ts';
 
 const run = promisify(execFile);
 
@@ -78,22 +78,6 @@ export async function apiGet<T>(stack: Stack, path: string): Promise<T> {
 }
 
 /** Rows from the stack's local D1 (read with wrangler while the worker runs). */
-export async function d1Query<T>(stack: Stack & { dir: string }, sql: string): Promise<T[]> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
-      'd1',
-      'execute',
-      'DB',
-      '--local',
-      '--json',
-      '--persist-to',
-      join(stack.dir, 'state'),
-      '--command',
-      sql,
-    ],
-    { cwd: ROOT, env: { ...process.env, CI: 'true' } },
-  );
-  return (JSON.parse(stdout) as { results: T[] }[])[0]?.results ?? [];
+export function d1Query<T>(stack: Stack & { dir: string }, sql: string): Promise<T[]> {
+  return queryLocalD1<T>(join(stack.dir, 'state'), sql);
 }

@@ -63,12 +63,13 @@ export async function applyMigrations(persistTo: string): Promise<void> {
   await wrangler(['d1', 'migrations', 'apply', 'DB', '--local'], persistTo);
 }
 
-async function d1(persistTo: string, sql: string): Promise<unknown[]> {
+/** Rows of `sql` run against the local D1 in `persistTo` (works while `wrangler dev` runs). */
+export async function queryLocalD1<T = unknown>(persistTo: string, sql: string): Promise<T[]> {
   const { stdout } = await wrangler(
     ['d1', 'execute', 'DB', '--local', '--json', '--command', sql],
     persistTo,
   );
-  const parsed = JSON.parse(stdout) as { results: unknown[] }[];
+  const parsed = JSON.parse(stdout) as { results: T[] }[];
   return parsed[0]?.results ?? [];
 }
 
@@ -89,7 +90,7 @@ export async function ensureDevAccount(
     const sha = (value = '') => quote(createHash('sha256').update(value).digest('hex'));
     const rows =
       existing.token && existing.runnerToken && existing.password
-        ? await d1(
+        ? await queryLocalD1(
             persistTo,
             `SELECT (SELECT COUNT(*) FROM api_tokens WHERE token_hash = ${sha(existing.token)} AND revoked_at IS NULL)
                   + (SELECT COUNT(*) FROM runner_tokens WHERE token_hash = ${sha(existing.runnerToken)} AND revoked_at IS NULL) AS n`,
@@ -113,7 +114,7 @@ export async function ensureDevAccount(
   const salt = randomBytes(16);
   const passwordHash = `pbkdf2-sha256$100000$${salt.toString('base64')}$${pbkdf2Sync(password, salt, 100_000, 32, 'sha256').toString('base64')}`;
   const now = Date.now();
-  await d1(
+  await queryLocalD1(
     persistTo,
     [
       `DELETE FROM users WHERE email = ${quote(email)}`,

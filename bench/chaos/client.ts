@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   applyEvent,
   createSessionState,
@@ -10,10 +8,8 @@ import {
   type SessionState,
 } from '@kiln/protocol';
 import WebSocket from 'ws';
-import { ROOT } from '../../scripts/dev-stack.ts';
+import { queryLocalD1 } from '../../scripts/dev-stack.ts';
 import type { BenchStack } from '../src/stack';
-
-const run = promisify(execFile);
 
 /** sha256 of a canonical JSON (keys sorted at every level). */
 export function stateHash(state: unknown): string {
@@ -135,24 +131,8 @@ export async function api<T>(stack: BenchStack, path: string, init?: RequestInit
 }
 
 /** Rows from the stack's local D1, read with wrangler as e2e/harness.ts does. */
-export async function d1Query<T>(stack: BenchStack, sql: string): Promise<T[]> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'),
-      'd1',
-      'execute',
-      'DB',
-      '--local',
-      '--json',
-      '--persist-to',
-      join(stack.dir, 'state'),
-      '--command',
-      sql,
-    ],
-    { cwd: ROOT, env: { ...process.env, CI: 'true' }, maxBuffer: 64 * 1024 * 1024 },
-  );
-  return (JSON.parse(stdout) as { results: T[] }[])[0]?.results ?? [];
+export function d1Query<T>(stack: BenchStack, sql: string): Promise<T[]> {
+  return queryLocalD1<T>(join(stack.dir, 'state'), sql);
 }
 
 /** Waits until D1's projections caught up with the log (bounded). */
