@@ -3,6 +3,8 @@ import {
   type ErrorCode,
   type EventsPage,
   eventsPage,
+  type ProjectMember,
+  type ProjectRole,
   type ProjectSession,
   type ProjectSummary,
   type RunnerInfo,
@@ -157,6 +159,74 @@ export async function fetchProject(
     signal ? { signal } : {},
   );
   return response.json();
+}
+
+/** `PATCH /api/projects/:id {name}` (owner, editor). */
+export async function renameProject(projectId: string, name: string): Promise<void> {
+  await apiFetch(`/api/projects/${encodeURIComponent(projectId)}`, {
+    method: 'PATCH',
+    body: JSON.stringify({ name }),
+  });
+  announceProjectsChanged();
+}
+
+/** `DELETE /api/projects/:id` (owner): its sessions, builds and channel go with it. */
+export async function deleteProject(projectId: string): Promise<void> {
+  await apiFetch(`/api/projects/${encodeURIComponent(projectId)}`, { method: 'DELETE' });
+  announceProjectsChanged();
+}
+
+/** `GET /api/projects/:id/members`. */
+export async function fetchProjectMembers(
+  projectId: string,
+  signal?: AbortSignal,
+): Promise<ProjectMember[]> {
+  const response = await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}/members`,
+    signal ? { signal } : {},
+  );
+  return ((await response.json()) as { members: ProjectMember[] }).members;
+}
+
+/** `PUT /api/projects/:id/members {email, role}` (owner): adds someone or changes their role. */
+export async function putProjectMember(
+  projectId: string,
+  email: string,
+  role: ProjectRole,
+): Promise<ProjectMember> {
+  const response = await apiFetch(`/api/projects/${encodeURIComponent(projectId)}/members`, {
+    method: 'PUT',
+    body: JSON.stringify({ email, role }),
+  });
+  return response.json();
+}
+
+/** `DELETE /api/projects/:id/members/:userId` (owner). */
+export async function removeProjectMember(projectId: string, userId: string): Promise<void> {
+  await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}/members/${encodeURIComponent(userId)}`,
+    { method: 'DELETE' },
+  );
+}
+
+/** `PATCH /api/projects/:projectId/sessions/:sessionId {title?, archived?}` (owner, editor). */
+export async function updateSession(
+  projectId: string,
+  sessionId: string,
+  changes: { title?: string; archived?: boolean },
+): Promise<void> {
+  await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}/sessions/${encodeURIComponent(sessionId)}`,
+    { method: 'PATCH', body: JSON.stringify(changes) },
+  );
+}
+
+/** `DELETE /api/projects/:projectId/sessions/:sessionId` (owner, editor). */
+export async function deleteSession(projectId: string, sessionId: string): Promise<void> {
+  await apiFetch(
+    `/api/projects/${encodeURIComponent(projectId)}/sessions/${encodeURIComponent(sessionId)}`,
+    { method: 'DELETE' },
+  );
 }
 
 /** `GET /api/projects/:id/sessions`: oldest first. */

@@ -1,12 +1,19 @@
 import type { PermissionMode, ProjectSession, ProjectSummary } from '@kiln/protocol';
-import { type FormEvent, useEffect, useMemo, useState } from 'react';
+import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { Avatars } from '../components/avatars';
 import {
   DEFAULT_PERMISSION_MODE,
   PermissionModeSelect,
 } from '../components/permission-mode-select';
-import { fetchProject, fetchProjectSessions, sendMessage } from '../lib/api';
+import { ProjectSettings } from '../components/project-settings';
+import {
+  deleteSession,
+  fetchProject,
+  fetchProjectSessions,
+  sendMessage,
+  updateSession,
+} from '../lib/api';
 import { formatTime, formatTokens } from '../lib/format';
 import { mergeSessions, useProjectChannel } from '../lib/use-project-channel';
 
@@ -47,11 +54,18 @@ export function ProjectPage() {
     ? all.filter((s) => `${s.title} ${s.firstMessagePreview ?? ''}`.toLowerCase().includes(needle))
     : all;
   const canWrite = project !== null && project.role !== 'viewer';
+  const name = channel.state.name ?? project?.name ?? 'Project';
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const settingsButton = useRef<HTMLButtonElement>(null);
+  const closeSettings = () => {
+    setSettingsOpen(false);
+    settingsButton.current?.focus();
+  };
 
   return (
     <div className="home">
       <section className="hero">
-        <h1 data-testid="project-name">{channel.state.name ?? project?.name ?? 'Project'}</h1>
+        <h1 data-testid="project-name">{name}</h1>
         <div className="hero-meta">
           <span className="muted">
             {channel.connected ? 'Live' : 'Connecting…'}
@@ -60,8 +74,48 @@ export function ProjectPage() {
               : ''}
           </span>
           <Avatars viewers={channel.viewers} label="Also in this project" />
+          {project && (
+            <button
+              ref={settingsButton}
+              type="button"
+              className="button button-small"
+              aria-expanded={settingsOpen}
+              aria-controls="project-settings"
+              onClick={() => (settingsOpen ? closeSettings() : setSettingsOpen(true))}
+            >
+              {project.role === 'viewer' ? 'Members' : 'Project settings'}
+            </button>
+          )}
         </div>
       </section>
+      {project && settingsOpen && (
+        <section
+          id="project-settings"
+          className="card"
+          aria-labelledby="project-settings-title"
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') closeSettings();
+          }}
+        >
+          <div className="card-header">
+            <h2 id="project-settings-title">
+              {project.role === 'viewer' ? 'Members' : 'Project settings'}
+            </h2>
+            <button
+              type="button"
+              className="button button-small button-ghost"
+              onClick={closeSettings}
+            >
+              Close
+            </button>
+          </div>
+          <ProjectSettings
+            project={project}
+            name={name}
+            onRenamed={(renamed) => setProject({ ...project, name: renamed })}
+          />
+        </section>
+      )}
       {error && (
         <p className="form-error" role="alert">
           {error}
@@ -109,14 +163,113 @@ export function ProjectPage() {
                   {formatTime(s.lastMessageAt ?? s.createdAt)}
                 </span>
               </Link>
-              <span className={`badge badge-${s.status}`} data-testid="session-item-status">
-                {s.status}
+              <span className="session-actions">
+                <span className={`badge badge-${s.status}`} data-testid="session-item-status">
+                  {s.status}
+                </span>
+                {canWrite && (
+                  <SessionMenu
+                    projectId={projectId}
+                    session={s}
+                    onChanged={(changes) =>
+                      setLoaded((list) =>
+                        list.map((x) => (x.sessionId === s.sessionId ? { ...x, ...changes } : x)),
+                      )
+                    }
+                    onDeleted={() => {
+                      deleted.add(s.sessionId);
+                      setLoaded((list) => list.filter((x) => x.sessionId !== s.sessionId));
+                    }}
+                    onError={setError}
+                  />
+                )}
               </span>
             </li>
           ))}
         </ol>
       </section>
     </div>
+  );
+}
+
+/**
+ * A session row's actions (owner, editor): rename, archive (hidden from the list, kept) and delete
+ * (its build is cancelled and its log deleted). A native disclosure, so it is keyboard usable.
+ */
+function SessionMenu({
+  projectId,
+  session,
+  onChanged,
+  onDeleted,
+  onError,
+}: {
+  projectId: string;
+  session: ProjectSession;
+  onChanged(changes: Partial<ProjectSession>): void;
+  onDeleted(): void;
+  onError(message: string | null): void;
+}) {
+  const label = session.title || session.firstMessagePreview || 'Untitled session';
+  const [busy, setBusy] = useState(false);
+
+  async function run(action: () => Promise<void>, fallback: string) {
+    setBusy(true);
+    onError(null);
+    try {
+      await action();
+    } catch (caught) {
+      onError(caught instanceof Error ? caught.message : fallback);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function onRename() {
+    const title = window.prompt('New title for this session', session.title)?.trim();
+    if (!title || title === session.title) return;
+    void run(async () => {
+      await updateSession(projectId, session.sessionId, { title });
+      onChanged({ title });
+    }, 'Could not rename the session');
+  }
+
+  function onArchive() {
+    void run(async () => {
+      await updateSession(projectId, session.sessionId, { archived: true });
+      onChanged({ archived: true });
+    }, 'Could not archive the session');
+  }
+
+  function onDelete() {
+    if (!window.confirm(`Delete “${label}”? Its log and build are deleted for good.`)) return;
+    void run(async () => {
+      await deleteSession(projectId, session.sessionId);
+      onDeleted();
+    }, 'Could not delete the session');
+  }
+
+  return (
+    <details className="session-menu">
+      <summary className="button button-small button-ghost" aria-label={`Actions for ${label}`}>
+        ⋯
+      </summary>
+      <div className="session-menu-items">
+        <button type="button" className="button button-small" onClick={onRename} disabled={busy}>
+          Rename
+        </button>
+        <button type="button" className="button button-small" onClick={onArchive} disabled={busy}>
+          Archive
+        </button>
+        <button
+          type="button"
+          className="button button-small button-danger"
+          onClick={onDelete}
+          disabled={busy}
+        >
+          Delete
+        </button>
+      </div>
+    </details>
   );
 }
 
