@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type IngestServerFrame,
   ingestServerFrame,
@@ -8,10 +7,10 @@ import {
   type RunnerCommand,
   type RunnerEventBody,
 } from '@kiln/protocol';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import WebSocket from 'ws';
 import { ServerError } from '../net/errors';
-import { openSocket } from '../net/socket';
+import { keepConnected, openSocket } from '../net/socket';
 import type { OutboxEntry } from '../outbox';
 import { eventsFrameText, frameSize, type PendingEvent } from './frames';
 
@@ -220,39 +219,14 @@ export class IngestProducer {
 
   /** Connects, and reconnects with jittered exponential backoff until closed or failed. */
   private async run(): Promise<void> {
-    const minTimeout = this.options.minRetryDelayMs ?? 250;
-    const maxTimeout = this.options.maxRetryDelayMs ?? 10_000;
-    let first = true;
-    while (!this.closed && !this.failure) {
-      if (!first) {
-        this.options.onNotice?.('ingest socket closed; reconnecting');
-        // A socket that drops right after `ready` must not turn into a tight reconnect loop.
-        await sleep(minTimeout * (1 + Math.random()), undefined, {
-          signal: this.abort.signal,
-        }).catch(
-          () => undefined, // aborted by close(): the loop condition ends it
-        );
-        if (this.closed) return;
-      }
-      first = false;
-      const connection = await pRetry(() => this.connect(), {
-        retries: Number.POSITIVE_INFINITY,
-        minTimeout,
-        maxTimeout,
-        randomize: true,
-        signal: this.abort.signal,
-        shouldRetry: ({ error }) => !(error instanceof ServerError && error.permanent),
-        onFailedAttempt: ({ error, retryDelay }) => {
-          if (!(error instanceof ServerError && error.permanent))
-            this.options.onNotice?.(`${error.message}; retrying in ${retryDelay} ms`);
-        },
-      }).catch((error: unknown) => {
-        if (!this.closed) this.fail(toError(error));
-        return undefined;
-      });
-      if (!connection) return;
-      await connection.closed;
-    }
+    await keepConnected(() => this.connect(), {
+      label: 'ingest socket',
+      signal: this.abort.signal,
+      active: () => !this.closed && !this.failure,
+      minRetryDelayMs: this.options.minRetryDelayMs,
+      maxRetryDelayMs: this.options.maxRetryDelayMs,
+      onNotice: this.options.onNotice,
+    });
   }
 
   /**

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AckScheduler,
   applyEvent,
@@ -11,10 +10,10 @@ import {
   type SessionState,
   sessionServerFrame,
 } from '@kiln/protocol';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import WebSocket from 'ws';
 import { ServerError } from '../net/errors';
-import { openSocket } from '../net/socket';
+import { keepConnected, openSocket } from '../net/socket';
 
 /** Options of a `SessionSubscriber`. Times in ms. */
 export interface SessionSubscriberOptions {
@@ -76,38 +75,20 @@ export class SessionSubscriber {
   }
 
   private async run(): Promise<void> {
-    const minTimeout = this.options.minRetryDelayMs ?? 250;
-    const maxTimeout = this.options.maxRetryDelayMs ?? 10_000;
-    let first = true;
-    while (!this.closed && !this.failure) {
-      if (!first) {
-        this.options.onNotice?.('session socket closed; reconnecting');
-        await sleep(minTimeout * (1 + Math.random()), undefined, {
-          signal: this.abort.signal,
-        }).catch(
-          () => undefined, // aborted by close(): the loop condition ends it
-        );
-        if (this.closed) return;
-      }
-      first = false;
-      const ws = await pRetry(() => this.connect(), {
-        retries: Number.POSITIVE_INFINITY,
-        minTimeout,
-        maxTimeout,
-        randomize: true,
+    await keepConnected(
+      async () => {
+        const ws = await this.connect();
+        return { closed: new Promise<void>((resolve) => ws.once('close', () => resolve())) };
+      },
+      {
+        label: 'session socket',
         signal: this.abort.signal,
-        shouldRetry: ({ error }) => !(error instanceof ServerError && error.permanent),
-        onFailedAttempt: ({ error, retryDelay }) => {
-          if (!(error instanceof ServerError && error.permanent))
-            this.options.onNotice?.(`${error.message}; retrying in ${retryDelay} ms`);
-        },
-      }).catch((error: unknown) => {
-        if (!this.closed) this.fail(error instanceof Error ? error : new Error(String(error)));
-        return null;
-      });
-      if (!ws) return;
-      await new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    }
+        active: () => !this.closed && !this.failure,
+        minRetryDelayMs: this.options.minRetryDelayMs,
+        maxRetryDelayMs: this.options.maxRetryDelayMs,
+        onNotice: this.options.onNotice,
+      },
+    );
   }
 
   private async connect(): Promise<WebSocket> {
