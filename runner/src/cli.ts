@@ -107,6 +107,10 @@ program
     intOption,
     30_000,
   )
+  .option(
+    '--allow-unsandboxed-commands',
+    'where bubblewrap cannot sandbox run_command, run commands unsandboxed instead of refusing them',
+  )
   .action(
     async (options: {
       server?: string;
@@ -120,6 +124,7 @@ program
       previewHost?: string;
       previewUrl?: string;
       shutdownGrace?: number;
+      allowUnsandboxedCommands?: boolean;
     }) => {
       const { shutdownGrace, ...rest } = options;
       await runRunner(

@@ -40,6 +40,8 @@ export interface TurnContext {
   checkpoint?: unknown;
   /** Absolute path of the project's workspace directory; every file the agent touches is inside. */
   workspace: string;
+  /** `run_command` may run unsandboxed where no sandbox can be made (`ToolContext`). */
+  unsandboxedCommands?: boolean;
   /** Aborted on interrupt, cancel or shutdown. */
   signal: AbortSignal;
   /** Hands an event to the durable outbox (written locally before it is sent). */

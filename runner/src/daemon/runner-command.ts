@@ -23,6 +23,8 @@ export interface RunnerCommandOptions {
   previewUrl?: string;
   /** On SIGTERM, how long running turns may go on before they are interrupted, ms. */
   shutdownGraceMs?: number;
+  /** Run `run_command` unsandboxed where bubblewrap cannot sandbox it (default: refuse). */
+  allowUnsandboxedCommands?: boolean;
 }
 
 export const RUNNER_VERSION = '0.1.0';
@@ -65,6 +67,7 @@ export async function runRunner(
     }),
     ...(options.outbox ? { outboxPath: path.resolve(options.outbox) } : {}),
     preview,
+    unsandboxedCommands: options.allowUnsandboxedCommands ?? false,
     version: RUNNER_VERSION,
     log,
   });

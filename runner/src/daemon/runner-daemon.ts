@@ -32,6 +32,8 @@ export interface RunnerDaemonOptions {
   capacity?: number;
   /** The agents this runner offers, by name (only available ones are advertised). */
   agents: readonly Agent[];
+  /** Let agents run commands unsandboxed where no sandbox can be made (`ToolContext`). */
+  unsandboxedCommands?: boolean;
   /** Serves built workspaces; the daemon emits `preview-updated` after a successful turn. */
   preview?: PreviewServer;
   /** Reported to the hub. */
@@ -292,6 +294,7 @@ export class RunnerDaemon {
         ...(command.permissionMode ? { permissionMode: command.permissionMode } : {}),
         checkpoint: command.checkpoint,
         workspace,
+        ...(this.options.unsandboxedCommands ? { unsandboxedCommands: true } : {}),
         signal: abort.signal,
         emit,
       });

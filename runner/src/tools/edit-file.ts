@@ -1,12 +1,14 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { ToolError } from './errors';
+import { openInWorkspace, replaceContent } from './safe-file';
 import { defineTool } from './tool';
 import { resolveInWorkspace } from './workspace-path';
 
 /**
  * `edit_file`: replaces an exact piece of a file. Fails with `no-match` when `oldString` is absent
  * and `ambiguous-match` (saying how many) when it occurs more than once without `replaceAll`.
+ * Symlinks and hard links out of the workspace are refused (`link-refused`), never followed.
  */
 export const editFileTool = defineTool({
   name: 'edit_file',
@@ -21,30 +23,42 @@ export const editFileTool = defineTool({
   async execute({ path, oldString, newString, replaceAll }, { workspace }) {
     const target = await resolveInWorkspace(workspace, path);
     if (!target.exists) throw new ToolError('not-found', `No file at ${target.relative}.`);
-    if (!(await stat(target.absolute)).isFile()) {
-      throw new ToolError('not-a-file', `${target.relative} is not a file.`);
+    const handle = await openInWorkspace(workspace, target, false);
+    try {
+      return await edit(handle, target.relative, { oldString, newString, replaceAll });
+    } finally {
+      await handle.close();
     }
-    const text = await readFile(target.absolute, 'utf8');
-    const matches = countOccurrences(text, oldString);
-    if (matches === 0) {
-      throw new ToolError(
-        'no-match',
-        `oldString was not found in ${target.relative} (0 matches). Read the file and copy the text exactly.`,
-      );
-    }
-    if (matches > 1 && !replaceAll) {
-      throw new ToolError(
-        'ambiguous-match',
-        `oldString occurs ${matches} times in ${target.relative}; include more surrounding text to pick one, or set replaceAll.`,
-      );
-    }
-    const next = replaceAll
-      ? text.split(oldString).join(newString)
-      : text.replace(oldString, () => newString);
-    await writeFile(target.absolute, next, 'utf8');
-    return { path: target.relative, replacements: matches };
   },
 });
+
+/** The replacement itself, on a file opened by `openInWorkspace`. */
+async function edit(
+  handle: FileHandle,
+  relative: string,
+  change: { oldString: string; newString: string; replaceAll?: boolean | undefined },
+): Promise<{ path: string; replacements: number }> {
+  const { oldString, newString, replaceAll } = change;
+  const text = await handle.readFile('utf8');
+  const matches = countOccurrences(text, oldString);
+  if (matches === 0) {
+    throw new ToolError(
+      'no-match',
+      `oldString was not found in ${relative} (0 matches). Read the file and copy the text exactly.`,
+    );
+  }
+  if (matches > 1 && !replaceAll) {
+    throw new ToolError(
+      'ambiguous-match',
+      `oldString occurs ${matches} times in ${relative}; include more surrounding text to pick one, or set replaceAll.`,
+    );
+  }
+  const next = replaceAll
+    ? text.split(oldString).join(newString)
+    : text.replace(oldString, () => newString);
+  await replaceContent(handle, next);
+  return { path: relative, replacements: matches };
+}
 
 /** Non-overlapping occurrences of `needle` in `text`. */
 export function countOccurrences(text: string, needle: string): number {

@@ -11,6 +11,10 @@ export type ToolErrorCode =
   | 'timeout'
   | 'aborted'
   | 'spawn-failed'
+  /** `run_command` where no sandbox can be made and unsandboxed commands are not allowed. */
+  | 'sandbox-unavailable'
+  /** A write that would follow a symlink or a hard link out of the workspace. */
+  | 'link-refused'
   /** Anything else (an IO error the tool did not expect); the cause is kept. */
   | 'unexpected';
 

@@ -1,10 +1,16 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commandEnv } from './command-env';
 import { ToolError } from './errors';
 import { COMMAND_OUTPUT_LIMIT_BYTES, runCommandTool } from './run-command';
-import { createTestWorkspace, type TestWorkspace, waitForFile } from './test-workspace';
+import { sandboxPath } from './sandbox';
+import {
+  createTestWorkspace,
+  exitsWithin,
+  processesWithArg,
+  type TestWorkspace,
+  waitForFile,
+} from './test-workspace';
 
 let ws: TestWorkspace;
 beforeEach(async () => {
@@ -49,17 +55,28 @@ describe('run_command', () => {
 
   it('kills the running command within a second when the signal aborts', async () => {
     const controller = new AbortController();
+    const marker = `kiln-abort-${process.pid}-${Date.now()}`;
     const run = runCommandTool.execute(
-      node(`require('fs').writeFileSync('pid.txt', String(process.pid)); setTimeout(()=>{},60000)`),
+      {
+        command: 'node',
+        args: [
+          '-e',
+          `require('fs').writeFileSync('ready.txt', 'y'); setTimeout(()=>{},60000)`,
+          marker,
+        ],
+      },
       ctx(controller.signal),
     );
-    const pid = Number(await waitForFile(path.join(ws.root, 'pid.txt')));
+    await waitForFile(path.join(ws.root, 'ready.txt'));
+    // Its pid inside the sandbox is not the host's: find it by its marker argument.
+    const [pid] = processesWithArg(marker);
+    expect(pid).toBeDefined();
     const started = performance.now();
     controller.abort();
     await expect(run).rejects.toMatchObject({ code: 'aborted' });
     expect(performance.now() - started).toBeLessThan(1_000);
     // `close` fires when the pipes close, which the kernel does just before the process is a zombie.
-    expect(await exitsWithin(pid, 1_000)).toBe(true);
+    expect(await exitsWithin(pid!, 1_000)).toBe(true);
   });
 
   it('caps output over 32 KiB, keeping its head and tail, and says it was truncated', async () => {
@@ -86,7 +103,7 @@ describe('run_command', () => {
       );
       const env = JSON.parse(result.stdout) as Record<string, string>;
       expect(env.HOME).toBe(ws.root);
-      expect(env.PATH).toBe(process.env.PATH);
+      expect(env.PATH).toBe(sandboxPath());
       expect(result.stdout).not.toMatch(/should-not-leak/);
       expect(env.KILN_TEST_PLAIN).toBeUndefined();
       for (const name of Object.keys(env)) {
@@ -116,24 +133,3 @@ describe('run_command', () => {
     await expect(run).rejects.toMatchObject({ code: 'spawn-failed' });
   });
 });
-
-/** Whether a process is alive (a zombie awaiting its reaper counts as dead). */
-function isRunning(pid: number): boolean {
-  try {
-    // Field 3 of /proc/<pid>/stat is the state; Z is a zombie, X dead.
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false; // no /proc entry: gone
-  }
-}
-
-/** Whether the process is gone (or a zombie) within `ms`, checked every few ms. */
-async function exitsWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (isRunning(pid)) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
-}

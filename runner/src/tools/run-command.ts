@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TOOL_OUTPUT_LIMIT_BYTES } from '@kiln/protocol';
 import { z } from 'zod';
 import { commandEnv } from './command-env';
 import { ToolError } from './errors';
+import { sandboxArgv, sandboxPath, sandboxUnavailable } from './sandbox';
 import { defineTool } from './tool';
 import { checkPathText, resolveInWorkspace } from './workspace-path';
 
@@ -37,13 +38,18 @@ export interface CommandResult {
 /**
  * `run_command`: runs a program with an argv array — no shell, so no pipes, globs or `&&` — in a
  * workspace directory, with a scrubbed environment (`commandEnv`), a timeout (default and at most
- * 30 s) and its output capped (`COMMAND_OUTPUT_LIMIT_BYTES`, just under 32 KiB, head and tail kept). The command runs in its own process group, which
- * is killed (SIGKILL) on timeout or abort. Arguments that look like paths (absolute, or with a `..`
- * segment, also after `--flag=`) must resolve inside the workspace, and so must a program named by
- * a path (`./build.sh`); other programs are looked up on PATH.
+ * 30 s) and its output capped (`COMMAND_OUTPUT_LIMIT_BYTES`, just under 32 KiB, head and tail
+ * kept). It runs inside the bubblewrap sandbox (`sandboxArgv`: the workspace is the only writable
+ * mount, a fresh PID namespace), in its own process group; on timeout or abort the group gets
+ * SIGKILL, which takes the whole namespace with it (also `setsid … &`). Where the sandbox cannot
+ * be made (`sandboxUnavailable`) the tool refuses with `sandbox-unavailable` unless the context
+ * allows unsandboxed commands (`kiln runner --allow-unsandboxed-commands`). Arguments that look
+ * like paths (absolute, or with a `..` segment, also after `--flag=`) must resolve inside the
+ * workspace, and so must a program named by a path (`./build.sh`): a guard against a confused
+ * model; the sandbox is the boundary.
  *
- * Throws `ToolError`: `timeout`, `aborted`, `spawn-failed` (e.g. no such program), and the path
- * guard's `path-invalid` / `path-outside-workspace` / `not-a-directory`.
+ * Throws `ToolError`: `sandbox-unavailable`, `timeout`, `aborted`, `spawn-failed` (e.g. no such
+ * program), and the path guard's `path-invalid` / `path-outside-workspace` / `not-a-directory`.
  */
 export const runCommandTool = defineTool({
   name: 'run_command',
@@ -67,12 +73,28 @@ export const runCommandTool = defineTool({
       throw new ToolError('not-a-directory', `${dir.relative} is not a directory.`);
     }
     await checkCommandPaths(context.workspace, dir.absolute, command, args);
+    const unavailable = sandboxUnavailable();
+    if (unavailable !== undefined && !context.unsandboxedCommands) {
+      throw new ToolError(
+        'sandbox-unavailable',
+        `run_command is refused: ${unavailable}. The runner runs commands only in a sandbox unless started with --allow-unsandboxed-commands.`,
+      );
+    }
+    const env = commandEnv(context.workspace);
+    let argv: [string, ...string[]] = [command, ...args];
+    if (unavailable === undefined) {
+      const root = await realpath(context.workspace);
+      argv = sandboxArgv({ workspace: root, cwd: dir.absolute, command, args });
+      env.PATH = sandboxPath();
+      env.npm_config_cache = '/tmp/kiln-npm-cache';
+    }
     return runProcess({
       command,
       args,
+      argv,
       cwd: dir.absolute,
       cwdRelative: dir.relative,
-      env: commandEnv(context.workspace),
+      env,
       timeoutMs,
       signal: context.signal,
     });
@@ -101,6 +123,8 @@ async function checkCommandPaths(
 interface ProcessOptions {
   command: string;
   args: string[];
+  /** What is spawned: `command args`, or bwrap with them after `--`. */
+  argv: [string, ...string[]];
   cwd: string;
   cwdRelative: string;
   env: Record<string, string>;
@@ -110,11 +134,11 @@ interface ProcessOptions {
 
 /** Spawns the process and collects capped output; see `runCommandTool` for the rules. */
 function runProcess(options: ProcessOptions): Promise<CommandResult> {
-  const { command, args, cwd, env, timeoutMs, signal } = options;
+  const { command, args, argv, cwd, env, timeoutMs, signal } = options;
   if (signal.aborted) return Promise.reject(abortedError(command));
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
+    const child = spawn(argv[0], argv.slice(1), {
       cwd,
       env,
       shell: false,
@@ -166,6 +190,11 @@ function runProcess(options: ProcessOptions): Promise<CommandResult> {
             `${command} did not finish within ${timeoutMs} ms and was killed.${tail(stdout, stderr)}`,
           ),
         );
+      }
+      const failure = stderr.text();
+      if (options.argv[0] !== command && exitCode === 1 && failure.startsWith('bwrap: ')) {
+        // bwrap's own error (no such program, a mount it could not make), not the command's.
+        return reject(new ToolError('spawn-failed', `Could not run ${command}: ${failure.trim()}`));
       }
       resolve({
         command,

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,4 +59,40 @@ export async function waitForFile(file: string, timeoutMs = 10_000): Promise<str
     watcher.on('change', check);
     check();
   });
+}
+
+/** Whether a process is alive (a zombie awaiting its reaper counts as dead). */
+export function isRunning(pid: number): boolean {
+  try {
+    // Field 3 of /proc/<pid>/stat is the state; Z is a zombie, X dead.
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false; // no /proc entry: gone
+  }
+}
+
+/** Host pids of the live processes one of whose argv entries is exactly `arg`. */
+export function processesWithArg(arg: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(arg) && isRunning(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked: not a match.
+    }
+  }
+  return pids;
+}
+
+/** Whether the process is gone (or a zombie) within `ms`, checked every few ms. */
+export async function exitsWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (isRunning(pid)) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
 }

@@ -7,6 +7,11 @@ export interface ToolContext {
   workspace: string;
   /** Aborted on interrupt: the tool stops (and kills its child process) and throws `aborted`. */
   signal: AbortSignal;
+  /**
+   * Let `run_command` run commands without the sandbox where none can be made (bwrap missing or
+   * user namespaces disabled); default false: it refuses there.
+   */
+  unsandboxedCommands?: boolean;
 }
 
 /**

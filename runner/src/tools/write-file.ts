@@ -1,11 +1,14 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { ToolError } from './errors';
+import { openInWorkspace, replaceContent } from './safe-file';
 import { defineTool } from './tool';
 import { resolveInWorkspace } from './workspace-path';
 
-/** `write_file`: creates or replaces a text file (and its parent directories). */
+/**
+ * `write_file`: creates or replaces a text file (and its parent directories). Symlinks and hard
+ * links out of the workspace are refused (`openInWorkspace`), never followed.
+ */
 export const writeFileTool = defineTool({
   name: 'write_file',
   description:
@@ -16,11 +19,13 @@ export const writeFileTool = defineTool({
   }),
   async execute({ path: input, content }, { workspace }) {
     const target = await resolveInWorkspace(workspace, input);
-    if (target.exists && !(await stat(target.absolute)).isFile()) {
-      throw new ToolError('not-a-file', `${target.relative} exists and is not a file.`);
-    }
     await mkdir(path.dirname(target.absolute), { recursive: true });
-    await writeFile(target.absolute, content, 'utf8');
+    const handle = await openInWorkspace(workspace, target, true);
+    try {
+      await replaceContent(handle, content);
+    } finally {
+      await handle.close();
+    }
     return { path: target.relative, bytes: Buffer.byteLength(content) };
   },
 });

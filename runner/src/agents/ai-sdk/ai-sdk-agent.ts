@@ -65,6 +65,7 @@ export class AiSdkAgent implements Agent {
     const readOnly = ctx.permissionMode === 'plan' || ctx.permissionMode === 'default';
     const toolCtx: ToolCallContext = {
       workspace: ctx.workspace,
+      ...(ctx.unsandboxedCommands ? { unsandboxedCommands: true } : {}),
       signal: ctx.signal,
       emit: (e) => ctx.emit(e),
     };

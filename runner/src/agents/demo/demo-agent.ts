@@ -89,7 +89,12 @@ class DemoTurn {
     private readonly ctx: TurnContext,
     private readonly delayMs: number,
   ) {
-    this.tools = { workspace: ctx.workspace, signal: ctx.signal, emit: (e) => ctx.emit(e) };
+    this.tools = {
+      workspace: ctx.workspace,
+      ...(ctx.unsandboxedCommands ? { unsandboxedCommands: true } : {}),
+      signal: ctx.signal,
+      emit: (e) => ctx.emit(e),
+    };
   }
 
   async first(): Promise<void> {
