@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -17,24 +18,37 @@ export interface PreviewServerOptions {
   host?: string;
   /** Origin the URLs are given with (default `http://localhost:<port>`), e.g. behind a proxy. */
   publicUrl?: string;
+  /** Told of an unexpected error while answering a request (the request gets a 500). */
+  onError?: (error: unknown) => void;
 }
 
 /**
  * Serves each workspace's built output on one local port, one path per project:
- * `GET /<projectId>/…` → `<workspaces>/<projectId>/dist/…` (sirv: no directory listing, no dot
- * files, `index.html` for directories). Files are read on every request, so a rebuild shows at
- * once. The web app shows the URL in a sandboxed iframe.
+ * `GET /<projectId>/…` → `<workspaces>/<projectId>/dist/…` (`index.html` for directories, `.html`
+ * added when missing, no directory listing). Only regular files whose real path is inside the
+ * project's real `dist/` are served — a symlink out (`dist/etc → /etc`) is a 404 — and no path
+ * with a segment starting with `.` (`/.env`, `/.git/…`). Every response carries
+ * `X-Content-Type-Options: nosniff`; sirv sets the content type from the extension. One sirv
+ * handler serves every project (no per-project state). Files are read on every request, so a
+ * rebuild shows at once. The web app shows the URL in a sandboxed iframe.
  */
 export class PreviewServer {
-  private readonly handlers = new Map<string, RequestHandler>();
+  private readonly files: RequestHandler;
   private server: Server | undefined;
   private origin = '';
 
-  constructor(private readonly options: PreviewServerOptions) {}
+  constructor(private readonly options: PreviewServerOptions) {
+    this.files = sirv(options.workspaces, {
+      dev: true, // no caching of the file list: builds replace files while we serve
+      etag: true,
+      extensions: [],
+    });
+  }
 
   /** Starts listening; resolves with the origin. */
   async start(): Promise<string> {
     const server = createServer((req, res) => {
+      res.setHeader('X-Content-Type-Options', 'nosniff');
       const url = new URL(req.url ?? '/', 'http://preview');
       const [, projectId = '', ...rest] = url.pathname.split('/');
       if (!/^[\w-]{1,100}$/.test(projectId)) {
@@ -46,10 +60,21 @@ export class PreviewServer {
         res.writeHead(308, { location: `/${projectId}/${url.search}` }).end();
         return;
       }
-      req.url = `/${rest.join('/')}${url.search}`;
-      this.handler(projectId)(req, res, () => {
-        res.writeHead(404).end('not built yet');
-      });
+      void this.resolve(projectId, rest).then(
+        (file) => {
+          if (!file) {
+            res.writeHead(404).end('not built yet');
+            return;
+          }
+          // sirv looks up exactly the checked file (encoded as it decodes it).
+          req.url = `/${file.split(path.sep).map(encodeURIComponent).join('/')}`;
+          this.files(req, res, () => res.writeHead(404).end('not built yet'));
+        },
+        (error: unknown) => {
+          res.writeHead(500).end('preview failed');
+          this.options.onError?.(error);
+        },
+      );
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -75,15 +100,36 @@ export class PreviewServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private handler(projectId: string): RequestHandler {
-    let handler = this.handlers.get(projectId);
-    if (!handler) {
-      handler = sirv(path.join(this.options.workspaces, projectId, PREVIEW_DIR), {
-        dev: true, // no caching of the file list: builds replace files while we serve
-        etag: true,
-      });
-      this.handlers.set(projectId, handler);
+  /**
+   * The file a request names, relative to `workspaces` and symlink-free, or undefined: the
+   * segments (URL-encoded) must decode, none may start with `.`, and the first of `p`, `p.html`,
+   * `p/index.html` (`p/index.html` alone for a trailing `/`) that exists must be a regular file
+   * whose real path is inside the project's real `dist/`.
+   */
+  private async resolve(projectId: string, encoded: string[]): Promise<string | undefined> {
+    let segments: string[];
+    try {
+      segments = encoded.map((segment) => decodeURIComponent(segment));
+    } catch {
+      return undefined; // malformed escape
     }
-    return handler;
+    const trailing = segments.at(-1) === '';
+    segments = segments.filter((segment) => segment !== '');
+    if (segments.some((s) => s.startsWith('.') || /[\0/\\]/.test(s))) return undefined;
+    const workspaces = await realpath(this.options.workspaces);
+    const dist = await realpath(path.join(workspaces, projectId, PREVIEW_DIR)).catch(() => '');
+    if (!dist.startsWith(`${workspaces}${path.sep}`)) return undefined;
+    const base = path.join(dist, ...segments);
+    const candidates = trailing
+      ? [path.join(base, 'index.html')]
+      : [base, `${base}.html`, path.join(base, 'index.html')];
+    for (const candidate of candidates) {
+      const real = await realpath(candidate).catch(() => undefined);
+      if (real === undefined) continue;
+      if (!real.startsWith(`${dist}${path.sep}`)) return undefined; // a link out of dist/
+      if (!(await stat(real)).isFile()) continue;
+      return path.relative(workspaces, real);
+    }
+    return undefined;
   }
 }

@@ -51,6 +51,7 @@ export async function runRunner(
     port: options.previewPort ?? 0,
     ...(options.previewHost ? { host: options.previewHost } : {}),
     ...(options.previewUrl ? { publicUrl: options.previewUrl } : {}),
+    onError: (error) => log(`preview: ${error instanceof Error ? error.message : String(error)}`),
   });
   const previewOrigin = await preview.start();
   const demoDelay = process.env.KILN_DEMO_CHUNK_DELAY_MS;
