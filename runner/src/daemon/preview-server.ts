@@ -68,7 +68,9 @@ export class PreviewServer {
           }
           // sirv looks up exactly the checked file (encoded as it decodes it).
           req.url = `/${file.split(path.sep).map(encodeURIComponent).join('/')}`;
-          this.files(req, res, () => res.writeHead(404).end('not built yet'));
+          this.files(req, res, () => {
+            res.writeHead(404).end('not built yet');
+          });
         },
         (error: unknown) => {
           res.writeHead(500).end('preview failed');
