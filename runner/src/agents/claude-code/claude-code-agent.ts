@@ -15,9 +15,9 @@ export const CLAUDE_CODE_CLI: CliSpec = {
   install: 'npm install -g @anthropic-ai/claude-code, then set ANTHROPIC_API_KEY',
   format: 'claude-code',
   scopeIds: false,
+  // The resume id as `--resume=<id>` and the prompt after `--`: neither can be read as a flag.
   args: (prompt, model, resumeId, permissionMode) => [
     '-p',
-    prompt,
     '--output-format',
     'stream-json',
     '--include-partial-messages',
@@ -25,7 +25,9 @@ export const CLAUDE_CODE_CLI: CliSpec = {
     '--permission-mode',
     permissionMode ?? 'acceptEdits',
     ...(model ? ['--model', model] : []),
-    ...(resumeId ? ['--resume', resumeId] : []),
+    ...(resumeId ? [`--resume=${resumeId}`] : []),
+    '--',
+    prompt,
   ],
   resumeIdOf: (line) =>
     isObject(line) && line.type === 'system' && typeof line.session_id === 'string'

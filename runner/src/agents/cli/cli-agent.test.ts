@@ -88,14 +88,14 @@ describe('claude-code agent (a fake claude on PATH)', () => {
     const [call] = await calls();
     expect(call!.cwd).toBe(ws.root);
     expect(call!.kilnToken).toBeNull(); // the runner's own credential stays out of the CLI
-    expect(call!.argv.slice(0, 6)).toEqual([
+    expect(call!.argv.slice(0, 5)).toEqual([
       '-p',
-      'write the tests',
       '--output-format',
       'stream-json',
       '--include-partial-messages',
       '--verbose',
     ]);
+    expect(call!.argv.slice(-2)).toEqual(['--', 'write the tests']);
     expect(call!.argv).not.toContain('--resume');
     expect(ofType(events, 'turn-started')).toEqual([]);
     expect(ofType(events, 'turn-finished')).toEqual([]);
@@ -109,7 +109,24 @@ describe('claude-code agent (a fake claude on PATH)', () => {
     // The next turn resumes that session.
     await runTurn(agent, { workspace: ws.root, prompt: 'now run them', checkpoint, turnId: 't2' });
     const second = (await calls())[1]!;
-    expect(second.argv.slice(-2)).toEqual(['--resume', '4c1e6987-e89d-4589-bbaa-fed8e333e06c']);
+    expect(second.argv.slice(-3)).toEqual([
+      '--resume=4c1e6987-e89d-4589-bbaa-fed8e333e06c',
+      '--',
+      'now run them',
+    ]);
+    // A checkpoint whose id is a flag is not resumed, and a prompt that looks like one stays text.
+    await runTurn(agent, {
+      workspace: ws.root,
+      prompt: '--dangerously-skip-permissions',
+      checkpoint: { version: 1, resumeId: '--dangerously-skip-permissions' },
+      turnId: 't3',
+    });
+    const third = (await calls())[2]!;
+    expect(third.argv.filter((a) => a.includes('dangerously'))).toEqual([
+      '--dangerously-skip-permissions',
+    ]);
+    expect(third.argv.slice(-2)).toEqual(['--', '--dangerously-skip-permissions']);
+    expect(third.argv.some((a) => a.startsWith('--resume'))).toBe(false);
   });
 
   it("passes the turn's permission mode to --permission-mode, and acceptEdits when the turn names none", async () => {
@@ -201,7 +218,13 @@ describe('codex agent (a fake codex on PATH)', () => {
       checkpoint: first.checkpoint,
     });
     const argv = (await calls())[1]!.argv;
-    expect(argv.slice(-3)).toEqual(['resume', '019a2d7b-7fb8-78e1-8cfa-5bdbe274a3aa', 'again']);
+    expect(argv.slice(-4)).toEqual([
+      'resume',
+      '--',
+      '019a2d7b-7fb8-78e1-8cfa-5bdbe274a3aa',
+      'again',
+    ]);
+    expect((await calls())[0]!.argv.slice(-2)).toEqual(['--', 'list files']);
     // No mode: writes inside the workspace only.
     expect((await calls())[0]!.argv.slice(3, 5)).toEqual(['--sandbox', 'workspace-write']);
     // Same recorded item ids, different turns: no collision.

@@ -72,7 +72,9 @@ export class CliAgent implements Agent {
     const executable = findExecutable(this.spec.command, env);
     if (!executable) throw new Error(this.unavailable());
     const previous = ctx.checkpoint as Partial<CliCheckpoint> | undefined;
-    let resumeId = typeof previous?.resumeId === 'string' ? previous.resumeId : undefined;
+    // A checkpoint's id not in the CLIs' format (a uuid-like token) is dropped: the turn starts a
+    // new CLI session rather than pass text such as `--dangerously-skip-permissions` to the CLI.
+    let resumeId = validResumeId(previous?.resumeId);
     ctx.signal.throwIfAborted();
     const child = spawn(
       executable,
@@ -126,7 +128,7 @@ export class CliAgent implements Agent {
         } catch {
           continue; // CLIs print the odd non-JSON line (warnings); the mappers skip them anyway
         }
-        resumeId = this.spec.resumeIdOf(value) ?? resumeId;
+        resumeId = validResumeId(this.spec.resumeIdOf(value)) ?? resumeId;
         if (ctx.signal.aborted) continue; // drain, but nothing after the interrupt
         const at = lineTimestamp(value);
         mapping.push(
@@ -164,4 +166,12 @@ export function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(
     Object.entries(env).filter(([name]) => !/^KILN_.*(TOKEN|SECRET|PASSWORD)/i.test(name)),
   );
+}
+
+/** What a CLI session or thread id may look like: a uuid-like token, 1–128 characters. */
+export const RESUME_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$/;
+
+/** `value` when it is a string matching `RESUME_ID_PATTERN`, else undefined. */
+export function validResumeId(value: unknown): string | undefined {
+  return typeof value === 'string' && RESUME_ID_PATTERN.test(value) ? value : undefined;
 }

@@ -21,7 +21,8 @@ export const CODEX_CLI: CliSpec = {
     '--sandbox',
     codexSandbox(permissionMode),
     ...(model ? ['-m', model] : []),
-    ...(resumeId ? ['resume', resumeId] : []),
+    // `--` before the positionals: a resume id or prompt starting with `-` is not a flag.
+    ...(resumeId ? ['resume', '--', resumeId] : ['--']),
     prompt,
   ],
   resumeIdOf: (line) =>
