@@ -47,6 +47,8 @@ export type MissingBlobsResponse = z.infer<typeof missingBlobsResponse>;
  * blob must be stored already; paths are unique; it must contain `index.html`.
  */
 export const commitVersionRequest = z.object({
+  /** The turn that built it (the build's current turn). */
+  turnId: z.string().min(1).max(200),
   files: z.array(artifactFile).min(1).max(MAX_VERSION_FILES),
 });
 export type CommitVersionRequest = z.infer<typeof commitVersionRequest>;
