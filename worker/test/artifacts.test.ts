@@ -4,6 +4,7 @@ import {
   type ArtifactFile,
   type DeploymentResponse,
   MAX_ARTIFACT_FILE_BYTES,
+  projectState,
 } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
 import { BLOB_GRACE_MS, sweepArtifacts } from '../src/artifacts/store';
