@@ -150,6 +150,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Where the dev stack serves built apps (previews, deployments): `http://127.0.0.1:<port>`. */
+export function appsOrigin(port: number): string {
+  return `http://127.0.0.1:${port}`;
+}
+
 /** Migrations, dev account, then `wrangler dev` until `/api/health` answers (60 s at most). */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const server = `http://localhost:${options.port}`;
@@ -169,6 +174,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       '--persist-to',
       options.persistTo,
       '--show-interactive-dev-session=false',
+      // Built apps are served on a different site from Kiln's (localhost): the same port under
+      // 127.0.0.1, so an app's scripts never get Kiln's host-only cookies (worker/src/artifacts/).
+      '--var',
+      `APPS_ORIGIN:${appsOrigin(options.port)}`,
     ],
     {
       cwd: ROOT,

@@ -16,6 +16,8 @@ export default defineConfig({
           // Tiny viewer shards, so every test with more than two subscribers goes through one.
           SHARD_THRESHOLD: '2',
           SHARD_CAPACITY: '2',
+          // Apps are served when a request's host is this one (worker/src/artifacts/apps.ts).
+          APPS_ORIGIN: 'http://apps.test',
           TEST_MIGRATIONS: await readD1Migrations(
             fileURLToPath(new URL('../migrations', import.meta.url)),
           ),

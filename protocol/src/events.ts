@@ -136,11 +136,16 @@ export const diagnosticsEvent = z.object({
 
 export const previewStatus = z.enum(['starting', 'ready', 'error', 'stopped']);
 
-/** Where the runner serves the workspace's built output. */
+/**
+ * Where the turn's built output can be seen. After an upload (PROTOCOL.md §10) `url` is Kiln's
+ * preview of the stored `version` on the apps origin; without `version` it is a server the runner
+ * itself runs (`kiln runner --serve-preview`).
+ */
 export const previewUpdatedEvent = z.object({
   type: z.literal('preview-updated'),
   url: z.string(),
   status: previewStatus,
+  version: z.number().int().positive().optional(),
 });
 
 /** Opaque agent state for resuming the next turn; its `state` is never sent to browsers. */

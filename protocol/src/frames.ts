@@ -14,6 +14,7 @@ export const errorCode = z.enum([
   'bad-request',
   'frame-too-large',
   'event-too-large',
+  'artifact-too-large',
   'producer-gap',
   'stale-epoch',
   'no-lease',

@@ -1,5 +1,6 @@
 export * from './ack';
 export * from './api';
+export * from './artifacts';
 export * from './events';
 export * from './frames';
 export * from './limits';

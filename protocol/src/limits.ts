@@ -87,3 +87,24 @@ export const ACK_EVERY_EVENTS = 500;
  */
 export const SHARD_THRESHOLD = 250;
 export const SHARD_CAPACITY = 250;
+
+/**
+ * Build artifacts (`dist/` uploaded after a successful turn). Largest single file: 10 MiB, well
+ * under the Workers request body limit (100 MB on every plan) so a blob is one PUT.
+ */
+export const MAX_ARTIFACT_FILE_BYTES = 10 * 1024 * 1024;
+
+/** Largest version (sum of its files' sizes): 50 MiB. */
+export const MAX_VERSION_BYTES = 50 * 1024 * 1024;
+
+/** Most files in one version; also keeps a manifest inside one D1 batch. */
+export const MAX_VERSION_FILES = 1000;
+
+/** Longest path of a file inside a version (UTF-8 characters). */
+export const MAX_ARTIFACT_PATH_LENGTH = 512;
+
+/**
+ * Versions kept per project: the cron sweep deletes older ones unless a deployment points at them,
+ * then the blobs no version references.
+ */
+export const VERSION_RETENTION = 50;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { projectDeployment } from './artifacts';
 import { sessionStatus } from './events';
 import { errorFrame, permissionMode, viewer } from './frames';
 
@@ -55,6 +56,8 @@ export const projectEventBody = z.discriminatedUnion('type', [
   z.object({ type: z.literal('member-removed'), userId: id }),
   /** The project's settings (default agent and model) changed. */
   z.object({ type: z.literal('config-updated'), config: z.record(z.string(), z.unknown()) }),
+  /** A version was published (or rolled back to) at the project's slug; null = unpublished. */
+  z.object({ type: z.literal('deployment-updated'), deployment: projectDeployment.nullable() }),
 ]);
 export type ProjectEventBody = z.infer<typeof projectEventBody>;
 
@@ -74,11 +77,21 @@ export const projectState = z.object({
   /** Members whose changes the channel has seen. */
   members: z.array(projectMember),
   config: z.record(z.string(), z.unknown()),
+  /** The live deployment as the channel has seen it (null before any `deployment-updated`). */
+  deployment: projectDeployment.nullable().default(null),
 });
 export type ProjectState = z.infer<typeof projectState>;
 
 export function createProjectState(projectId: string): ProjectState {
-  return { projectId, headSeq: 0, name: null, sessions: [], members: [], config: {} };
+  return {
+    projectId,
+    headSeq: 0,
+    name: null,
+    sessions: [],
+    members: [],
+    config: {},
+    deployment: null,
+  };
 }
 
 /**
@@ -115,6 +128,8 @@ export function applyProjectEvent(state: ProjectState, event: ProjectEvent): Pro
       return { ...next, members: next.members.filter((m) => m.userId !== event.userId) };
     case 'config-updated':
       return { ...next, config: event.config };
+    case 'deployment-updated':
+      return { ...next, deployment: event.deployment };
     default: {
       const unknown: never = event;
       throw new Error(`unhandled project event ${JSON.stringify(unknown)}`);

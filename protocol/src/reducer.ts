@@ -204,7 +204,11 @@ export function applyEvent(state: SessionState, event: SessionEvent): SessionSta
       return next;
     }
     case 'preview-updated': {
-      next.preview = { url: event.url, status: event.status };
+      next.preview = {
+        url: event.url,
+        status: event.status,
+        ...(event.version !== undefined ? { version: event.version } : {}),
+      };
       return next;
     }
     case 'checkpoint':

@@ -81,7 +81,9 @@ export const sessionState = z.object({
   diagnostics: z
     .object({ source: z.string(), errors: z.array(diagnostic), seq: z.number() })
     .nullable(),
-  preview: z.object({ url: z.string(), status: previewStatus }).nullable(),
+  preview: z
+    .object({ url: z.string(), status: previewStatus, version: z.number().int().optional() })
+    .nullable(),
   /** Commit time of the last event. */
   updatedAt: z.number(),
 });

@@ -17,6 +17,10 @@ export interface Env {
   /** One RunnerHubDO per account: its runners' registry and the dispatch queue. */
   RUNNER_HUBS: DurableObjectNamespace<RunnerHub>;
   ASSETS: Fetcher;
+  /** Build artifacts: blobs at `blobs/<sha256>` (PROTOCOL.md §10). */
+  ARTIFACTS: R2Bucket;
+  /** Origin of served apps (previews, deployments), a different site from Kiln's; empty = none. */
+  APPS_ORIGIN: string;
   /** Public origin of the web app (e.g. https://kiln.example.com); empty means the request's own. */
   PUBLIC_URL: string;
   /** Signs Better Auth cookies; required outside localhost (`wrangler secret put`). */

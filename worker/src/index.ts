@@ -1,7 +1,12 @@
 import { Hono } from 'hono';
+import { isAppsRequest, serveApp } from './artifacts/apps';
+import { withKilnPageHeaders } from './artifacts/kiln-page-headers';
+import { sweepArtifacts } from './artifacts/store';
 import type { Env } from './env';
 import { type AppEnv, fail, onError } from './http';
+import { artifacts } from './routes/artifacts';
 import { auth } from './routes/auth';
+import { deployments } from './routes/deployments';
 import { health } from './routes/health';
 import { projects } from './routes/projects';
 import { runners } from './routes/runners';
@@ -16,23 +21,36 @@ export { SessionObject } from './session/session-object';
 export { ViewerShard } from './session/viewer-shard';
 export { WriteThroughHealth } from './session/write-through-health';
 
-/** The Kiln worker: the HTTP API under /api; everything else is the SPA (wrangler `[assets]`). */
+/** The Kiln HTTP API under /api. */
 const app = new Hono<AppEnv>()
   .basePath('/api')
   .route('/', health)
   .route('/', auth)
   .route('/sessions', traces)
   .route('/sessions', sessions)
+  .route('/projects', deployments)
   .route('/projects', projects)
+  .route('/builds', artifacts)
   .route('/tokens', tokens)
   .route('/runners', runners)
   .notFound(() => fail(404, 'not-found', 'no such route'))
   .onError(onError);
 
+/**
+ * The Kiln worker (it runs first for every request, wrangler `run_worker_first`): requests to
+ * the apps origin get built apps from R2; `/api` the API; everything else the SPA (`[assets]`)
+ * with Kiln's Content-Security-Policy.
+ */
 export default {
-  fetch: app.fetch,
-  /** Cron trigger (wrangler.toml): fail sessions stuck with no activity. */
+  async fetch(request, env, ctx) {
+    if (isAppsRequest(request, env)) return serveApp(request, env);
+    const { pathname } = new URL(request.url);
+    if (pathname === '/api' || pathname.startsWith('/api/')) return app.fetch(request, env, ctx);
+    return withKilnPageHeaders(await env.ASSETS.fetch(request), env);
+  },
+  /** Cron trigger (wrangler.toml): fail stuck sessions; drop old versions and unused blobs. */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(sweepStuckSessions(env));
+    ctx.waitUntil(sweepArtifacts(env));
   },
 } satisfies ExportedHandler<Env>;

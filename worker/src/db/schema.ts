@@ -278,3 +278,71 @@ export const runnerTokens = sqliteTable(
   },
   (t) => [index('runner_tokens_user').on(t.userId)],
 );
+
+/** Blobs stored in R2 (`ARTIFACTS`, key `blobs/<sha256>`), content-addressed: one row per hash. */
+export const blobs = sqliteTable('blobs', {
+  hash: text('hash').primaryKey(),
+  size: integer('size').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** Immutable, numbered versions of a project's built output (one per uploading turn). */
+export const appVersions = sqliteTable(
+  'app_versions',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    sessionId: text('session_id').notNull(),
+    turnId: text('turn_id').notNull(),
+    files: integer('files').notNull(),
+    bytes: integer('bytes').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.version] })],
+);
+
+/** A version's manifest: path → blob hash, size and content type. */
+export const versionFiles = sqliteTable(
+  'version_files',
+  {
+    projectId: text('project_id').notNull(),
+    version: integer('version').notNull(),
+    path: text('path').notNull(),
+    hash: text('hash').notNull(),
+    size: integer('size').notNull(),
+    contentType: text('content_type').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.version, t.path] }),
+    index('version_files_hash').on(t.hash),
+  ],
+);
+
+/** A project's live deployment: `version` served at `<APPS_ORIGIN>/<slug>/`; slugs are unique. */
+export const deployments = sqliteTable('deployments', {
+  projectId: text('project_id')
+    .primaryKey()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  slug: text('slug').notNull().unique(),
+  version: integer('version').notNull(),
+  publishedAt: integer('published_at').notNull(),
+  publishedBy: text('published_by').notNull(),
+});
+
+/** Every publish, rollback and unpublish (`version` null), for the project page's list. */
+export const deploymentHistory = sqliteTable(
+  'deployment_history',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    slug: text('slug').notNull(),
+    version: integer('version'),
+    at: integer('at').notNull(),
+    by: text('by').notNull(),
+  },
+  (t) => [index('deployment_history_project').on(t.projectId, t.at)],
+);
