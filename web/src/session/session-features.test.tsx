@@ -140,10 +140,9 @@ describe('follow-ups', () => {
   it('sends a follow-up on Enter; Shift+Enter adds a line instead', async () => {
     const fetch = vi.fn(
       async (_url: string, _init?: RequestInit) =>
-        new Response(
-          JSON.stringify({ sessionId: 's1', messageId: 'm', seq: 99, created: true }),
-          { status: 201 },
-        ),
+        new Response(JSON.stringify({ sessionId: 's1', messageId: 'm', seq: 99, created: true }), {
+          status: 201,
+        }),
     );
     vi.stubGlobal('fetch', fetch);
     try {
