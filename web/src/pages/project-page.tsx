@@ -15,6 +15,7 @@ import {
   updateSession,
 } from '../lib/api';
 import { formatTime, formatTokens } from '../lib/format';
+import { submitOnEnter } from '../lib/submit-on-enter';
 import { mergeSessions, useProjectChannel } from '../lib/use-project-channel';
 
 /**
@@ -316,6 +317,7 @@ export function NewSessionComposer({ projectId }: { projectId: string }) {
           value={text}
           onChange={(e) => setText(e.target.value)}
           placeholder="Build a landing page for a bakery"
+          onKeyDown={submitOnEnter}
           disabled={busy}
         />
       </label>

@@ -1,10 +1,11 @@
 import type { PermissionMode, SessionState } from '@kiln/protocol';
-import { type FormEvent, type KeyboardEvent, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import {
   DEFAULT_PERMISSION_MODE,
   PermissionModeSelect,
 } from '../components/permission-mode-select';
 import { interruptSession, sendMessage } from '../lib/api';
+import { submitOnEnter } from '../lib/submit-on-enter';
 import type { SessionSnapshot } from './store';
 import { useCanWrite, useLiveSnapshot, useSessionStore } from './use-session';
 
@@ -20,7 +21,7 @@ const selectLastTurn = (s: SessionSnapshot) => s.state.turns[s.state.turns.lengt
  * The follow-up composer under the conversation. A prompt shows at once as "sending", goes to the
  * messages route once (idempotent on its `clientMessageId`), and while a turn runs waits its turn
  * and shows as queued. Enter sends,
- * Shift+Enter is a new line. Viewers see why they cannot write.
+ * Shift+Enter is a new line (submitOnEnter). Viewers see why they cannot write.
  */
 export function SessionComposer() {
   const store = useSessionStore();
@@ -73,13 +74,6 @@ export function SessionComposer() {
     submit();
   }
 
-  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
-      event.preventDefault();
-      submit();
-    }
-  }
-
   async function onInterrupt() {
     setInterrupting(true);
     setError(null);
@@ -103,7 +97,7 @@ export function SessionComposer() {
         rows={2}
         value={text}
         onChange={(e) => setText(e.target.value)}
-        onKeyDown={onKeyDown}
+        onKeyDown={submitOnEnter}
         placeholder={
           running
             ? 'Queue a follow-up for when this turn ends…'

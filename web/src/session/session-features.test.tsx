@@ -137,6 +137,31 @@ describe('follow-ups', () => {
     expect(screen.queryByTestId('interrupt')).toBeNull();
   });
 
+  it('sends a follow-up on Enter; Shift+Enter adds a line instead', async () => {
+    const fetch = vi.fn(
+      async (_url: string, _init?: RequestInit) =>
+        new Response(JSON.stringify({ sessionId: 's1', messageId: 'm', seq: 99, created: true }), {
+          status: 201,
+        }),
+    );
+    vi.stubGlobal('fetch', fetch);
+    try {
+      renderWith(committed(sampleBodies()), 'owner');
+      const box = screen.getByTestId('follow-up-text') as HTMLTextAreaElement;
+      await userEvent.type(box, 'add a footer{Shift>}{Enter}{/Shift}and a map');
+      expect(box.value).toBe('add a footer\nand a map');
+      expect(fetch).not.toHaveBeenCalled();
+      await userEvent.type(box, '{Enter}');
+      await waitFor(() => expect(fetch).toHaveBeenCalledTimes(1));
+      const [url, init] = fetch.mock.calls[0]!;
+      expect(url).toBe('/api/projects/p1/sessions/s1/messages');
+      expect(JSON.parse(String(init?.body))).toMatchObject({ text: 'add a footer\nand a map' });
+      expect(box.value).toBe('');
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('offers Stop to a writer while a turn runs', () => {
     renderWith(committed(sampleBodies()), 'owner');
     expect(screen.getByTestId('interrupt')).toBeTruthy();
