@@ -59,7 +59,10 @@ describe('run_command in the sandbox', () => {
     );
     // Only what commandEnv passes on (PATH, LANG, TERM…) may be the same; nothing else of ours.
     const passed = /^(PATH|HOME|LANG|LC_ALL|LC_CTYPE|TERM|TZ|NODE_ENV)=/;
-    const leaked = own.filter((entry) => !passed.test(entry) && result.stdout.includes(entry));
+    // Whole entries, not substrings: an empty `npm_config_fund=` of ours is a prefix of the
+    // `npm_config_fund=false` that commandEnv sets on purpose.
+    const seen = new Set(result.stdout.split(/[\0\n]/));
+    const leaked = own.filter((entry) => !passed.test(entry) && seen.has(entry));
     expect(leaked).toEqual([]);
     expect(own.length).toBeGreaterThan(5);
   });
