@@ -7,5 +7,4 @@ CREATE TABLE `socket_holders` (
 	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `socket_holders_project` ON `socket_holders` (`project_id`,`user_id`);--> statement-breakpoint
-CREATE INDEX `sessions_created_by` ON `generation_sessions` (`created_by`,`created_at`);
+CREATE INDEX `socket_holders_project` ON `socket_holders` (`project_id`,`user_id`);

@@ -134,6 +134,3 @@ export const MAX_SOCKETS_PER_PRINCIPAL = 8;
  */
 export const CATCH_UP_BURST_BYTES = 16 * 1024 * 1024;
 export const CATCH_UP_BYTES_PER_SECOND = 1024 * 1024;
-
-/** New sessions one account may create per minute (sliding window over `created_at`). */
-export const MAX_SESSIONS_PER_ACCOUNT_PER_MINUTE = 120;

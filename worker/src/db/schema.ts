@@ -141,11 +141,7 @@ export const generationSessions = sqliteTable(
     endedAt: integer('ended_at'),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [
-    index('sessions_project').on(t.projectId, t.createdAt),
-    // The per-account creation cap counts an account's sessions of the last minute.
-    index('sessions_created_by').on(t.createdBy, t.createdAt),
-  ],
+  (t) => [index('sessions_project').on(t.projectId, t.createdAt)],
 );
 
 export const messages = sqliteTable(
