@@ -148,6 +148,13 @@ export const previewUpdatedEvent = z.object({
   version: z.number().int().positive().optional(),
 });
 
+/**
+ * An agent CLI's conversation id for `--resume` (Claude Code) or `resume` (Codex): a UUID-like
+ * token of letters, digits, `-`, `_`, `.`, starting with a letter or digit, at most 128 chars, so
+ * it can never be read as a flag. Checkpoint states that carry `resumeId` must match it.
+ */
+export const resumeId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+
 /** Opaque agent state for resuming the next turn; its `state` is never sent to browsers. */
 export const checkpointEvent = z.object({
   type: z.literal('checkpoint'),

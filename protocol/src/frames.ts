@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { runnerEventBody, sessionEvent } from './events';
-import { MAX_EVENTS_PER_FRAME } from './limits';
+import { MAX_EVENTS_PER_FRAME, MAX_MESSAGE_CHARS } from './limits';
 import { sessionState } from './state';
 
 /**
@@ -51,7 +51,7 @@ export const clientFrame = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('send'),
     clientMessageId: z.string().min(1).max(200),
-    text: z.string().min(1),
+    text: z.string().min(1).max(MAX_MESSAGE_CHARS),
   }),
   z.object({ type: z.literal('interrupt') }),
   /** Optional flow control: the client has applied every event up to `seq`. */
@@ -133,6 +133,14 @@ export type IngestServerFrame = z.infer<typeof ingestServerFrame>;
  */
 export const permissionMode = z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']);
 export type PermissionMode = z.infer<typeof permissionMode>;
+
+/**
+ * Where a turn stands in its hub's queue: waiting for a runner, offered to one (not yet
+ * accepted), running on one, done (finished, cancelled or handed on), or failed at once because
+ * no connected runner offers its agent or its queue is full (the session says why).
+ */
+export const hubTurnStatus = z.enum(['queued', 'offered', 'running', 'done', 'failed']);
+export type HubTurnStatus = z.infer<typeof hubTurnStatus>;
 
 /** Runner → hub. */
 export const runnerHubFrame = z.discriminatedUnion('type', [

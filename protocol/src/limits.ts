@@ -108,3 +108,29 @@ export const MAX_ARTIFACT_PATH_LENGTH = 512;
  * then the blobs no version references.
  */
 export const VERSION_RETENTION = 50;
+
+/** Most characters in one prompt, over HTTP (`POST …/messages`) and the socket's `send` alike. */
+export const MAX_MESSAGE_CHARS = 100_000;
+
+/**
+ * Turns one project may have waiting, offered or running on its hub; a message past it is
+ * refused (429). Keeps one tenant's flood from growing the shared hub's queue without bound.
+ */
+export const MAX_QUEUED_TURNS_PER_PROJECT = 20;
+
+/** The same across every project of one account (the project owner's, whose hub builds them). */
+export const MAX_QUEUED_TURNS_PER_ACCOUNT = 100;
+
+/** Queued turns one dispatch pass reads per agent before it stops looking (bounded work). */
+export const DISPATCH_SCAN_LIMIT = 64;
+
+/** Subscriber sockets one person may hold on one session object (or viewer shard). */
+export const MAX_SOCKETS_PER_PRINCIPAL = 8;
+
+/**
+ * Catch-up byte budget per subscriber socket (token bucket in UTF-8 bytes): a `hello` is answered
+ * only while the bucket is above zero, and what it sends is taken from it. Burst 16 MiB (a large
+ * session's snapshot), refilled at 1 MiB/s.
+ */
+export const CATCH_UP_BURST_BYTES = 16 * 1024 * 1024;
+export const CATCH_UP_BYTES_PER_SECOND = 1024 * 1024;

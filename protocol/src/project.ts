@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { projectDeployment } from './artifacts';
 import { sessionStatus } from './events';
 import { errorFrame, permissionMode, viewer } from './frames';
+import { MAX_MESSAGE_CHARS } from './limits';
 
 /**
  * The project channel (`GET /api/projects/:id/ws`, DESIGN §3): every change to a project — its
@@ -182,7 +183,7 @@ export type ProjectServerFrame = z.infer<typeof projectServerFrame>;
 /** `POST /api/projects/:projectId/sessions/:sessionId/messages`: a prompt; creates the session on first use. */
 export const sendMessageRequest = z.object({
   clientMessageId: z.string().min(1).max(200),
-  text: z.string().min(1).max(100_000),
+  text: z.string().min(1).max(MAX_MESSAGE_CHARS),
   agent: z.string().min(1).max(100).default('demo'),
   model: z.string().max(200).default(''),
   /** Carried to the runner in the `build` frame; absent = the agent's own default. */

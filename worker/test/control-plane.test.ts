@@ -473,7 +473,7 @@ describe('dispatch', () => {
     expect(builds(other)).toHaveLength(0);
   });
 
-  it('a runner without the requested agent is not offered the build', async () => {
+  it('a runner without the requested agent is not offered the build, and the turn fails at once saying why', async () => {
     const { account, a } = await setup();
     const ra = await fakeRunner(a.token, 1, ['replay']);
     await settled(ra);
@@ -481,7 +481,9 @@ describe('dispatch', () => {
     await sendMessage(account, id, 'x', undefined, 'demo');
     await settled(ra);
     expect(builds(ra)).toHaveLength(0);
-    expect((await stateOf(id, account.token)).status).toBe('queued');
+    const state = await stateOf(id, account.token);
+    expect(state.status).toBe('failed');
+    expect(state.statusReason).toBe('no connected runner offers the demo agent (offered: replay)');
   });
 });
 
@@ -528,5 +530,148 @@ describe('project channel', () => {
       viewers: unknown[];
     };
     expect(presence.viewers.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('live sockets follow revocation', () => {
+  /** Every socket kind a member can hold: session (direct and on a shard), project, ingest. */
+  async function openAll(
+    owner: Account,
+    member: { token?: string; headers?: Record<string, string> },
+    sessionId: string,
+  ) {
+    const h = member.headers ?? {};
+    const session = async () => {
+      const s = await connectPath(`/api/sessions/${sessionId}/ws`, member.token, h);
+      await s.waitForType('ready');
+      s.send({ type: 'hello', lastSeq: 0 });
+      return s;
+    };
+    // SHARD_THRESHOLD is 2 in tests: the owner's two sockets fill the session, the member's go
+    // to a viewer shard; the member's first is opened before them, so it is direct.
+    const direct = await session();
+    const o1 = await connectPath(`/api/sessions/${sessionId}/ws`, owner.token);
+    await o1.waitForType('ready');
+    const sharded = await session();
+    const project = await connectPath(`/api/projects/${owner.projectId}/ws`, member.token, h);
+    await project.waitForType('ready');
+    const lease = await api(
+      `/api/projects/${owner.projectId}/sessions/${sessionId}/builds`,
+      member.token,
+      { method: 'POST', body: JSON.stringify({ agent: 'replay' }), headers: h },
+    );
+    expect(lease.status).toBe(201);
+    const { buildId } = (await lease.json()) as { buildId: string };
+    const ingest = await connectPath(`/api/sessions/${sessionId}/ingest`, member.token, h);
+    ingest.send({ type: 'hello', buildId, producerEpoch: 1 });
+    await ingest.waitForType('ready');
+    return { direct, sharded, project, ingest, owner: o1 };
+  }
+
+  async function setup() {
+    const owner = await seedAccount('owner');
+    const editor = await seedAccount('editor', owner.projectId);
+    const sessionId = crypto.randomUUID();
+    expect((await sendMessage(owner, sessionId, 'first')).status).toBe(201);
+    return { owner, editor, sessionId };
+  }
+
+  const closedWith = async (s: TestSocket, reason: string) => {
+    await s.waitFor(() => s.closed !== undefined, `close (${reason})`);
+    expect(s.closed).toEqual({ code: 1008, reason });
+  };
+
+  it('removing a member closes every socket of theirs, in every object, before the answer', async () => {
+    const { owner, editor, sessionId } = await setup();
+    const s = await openAll(owner, { token: editor.token }, sessionId);
+    const res = await api(
+      `/api/projects/${owner.projectId}/members/${editor.userId}`,
+      owner.token,
+      {
+        method: 'DELETE',
+      },
+    );
+    expect(res.status).toBe(204);
+    const reason = 'access revoked: removed from the project';
+    for (const socket of [s.direct, s.sharded, s.project, s.ingest])
+      await closedWith(socket, reason);
+    // The owner's socket stays.
+    expect(s.owner.closed).toBeUndefined();
+  });
+
+  it('an editor made viewer keeps reading but can no longer send; their ingest socket closes', async () => {
+    const { owner, editor, sessionId } = await setup();
+    const s = await openAll(owner, { token: editor.token }, sessionId);
+    const email = `${editor.userId}@example.test`;
+    const res = await api(`/api/projects/${owner.projectId}/members`, owner.token, {
+      method: 'PUT',
+      body: JSON.stringify({ email, role: 'viewer' }),
+    });
+    expect(res.status).toBe(200);
+    await closedWith(s.ingest, 'access revoked: role changed to viewer');
+    for (const socket of [s.direct, s.sharded]) {
+      socket.send({ type: 'send', clientMessageId: crypto.randomUUID(), text: 'sneak' });
+      await socket.waitFor(
+        (f) => f.some((x) => x.type === 'error' && x.code === 'forbidden'),
+        'forbidden',
+      );
+      expect(socket.closed).toBeUndefined();
+    }
+    // Still reading: the owner's next prompt reaches both.
+    expect((await sendMessage(owner, sessionId, 'next prompt')).status).toBe(201);
+    for (const socket of [s.direct, s.sharded]) {
+      await socket.waitFor(
+        () => socket.events().some((e) => e.type === 'user-message' && e.text === 'next prompt'),
+        'the next prompt',
+      );
+    }
+    const state = await stateOf(sessionId, owner.token);
+    expect(state.messages.map((m) => m.text)).not.toContain('sneak');
+    expect(s.project.closed).toBeUndefined();
+  });
+
+  it('revoking a personal access token closes the sockets opened with it', async () => {
+    const { owner, editor, sessionId } = await setup();
+    const s = await openAll(owner, { token: editor.token }, sessionId);
+    const list = (await (await api('/api/tokens', editor.token)).json()) as {
+      tokens: { id: string }[];
+    };
+    const res = await api(`/api/tokens/${list.tokens[0]!.id}`, editor.token, { method: 'DELETE' });
+    expect(res.status).toBe(204);
+    for (const socket of [s.direct, s.sharded, s.project, s.ingest]) {
+      await closedWith(socket, 'access revoked: token revoked');
+    }
+  });
+
+  it('signing out closes the sockets of that browser sign-in', async () => {
+    const { owner, sessionId } = await setup();
+    const email = `${crypto.randomUUID()}@example.test`;
+    const cookie = await signUp(email, 'correct horse battery');
+    const added = await api(`/api/projects/${owner.projectId}/members`, owner.token, {
+      method: 'PUT',
+      body: JSON.stringify({ email, role: 'editor' }),
+    });
+    expect(added.status).toBe(200);
+    const headers = { Cookie: cookie, Origin: BASE };
+    const s = await openAll(owner, { headers }, sessionId);
+    const out = await SELF.fetch(`${BASE}/api/auth/sign-out`, { method: 'POST', headers });
+    expect(out.status).toBe(204);
+    for (const socket of [s.direct, s.sharded, s.project, s.ingest]) {
+      await closedWith(socket, 'access revoked: signed out');
+    }
+  });
+
+  it('a write frame re-checks the role: a member removed behind the server’s back cannot send', async () => {
+    const { owner, editor, sessionId } = await setup();
+    const socket = await connectPath(`/api/sessions/${sessionId}/ws`, editor.token);
+    await socket.waitForType('ready');
+    socket.send({ type: 'hello', lastSeq: 0 });
+    await env.DB.prepare('DELETE FROM project_members WHERE project_id = ? AND user_id = ?')
+      .bind(owner.projectId, editor.userId)
+      .run();
+    socket.send({ type: 'send', clientMessageId: crypto.randomUUID(), text: 'stored anyway?' });
+    await closedWith(socket, 'access revoked: removed from the project');
+    const state = await stateOf(sessionId, owner.token);
+    expect(state.messages.map((m) => m.text)).toEqual(['first']);
   });
 });

@@ -46,3 +46,21 @@ export function requireWriter(role: Role): void {
 export function requireOwner(role: Role): void {
   if (role !== 'owner') fail(403, 'forbidden', 'only the project owner may do this');
 }
+
+/**
+ * Re-checks, for a write frame on a live socket (send, interrupt, ingest hello), that the person
+ * may still write: their current role in D1, or why not (`removed`, `viewer`).
+ */
+export async function currentWriteAccess(
+  db: D1Database,
+  projectId: string,
+  userId: string,
+): Promise<{ ok: true; role: Role } | { ok: false; why: 'removed' | 'viewer' }> {
+  const row = await db
+    .prepare('SELECT role FROM project_members WHERE project_id = ? AND user_id = ?')
+    .bind(projectId, userId)
+    .first<{ role: Role }>();
+  if (!row) return { ok: false, why: 'removed' };
+  if (row.role === 'viewer') return { ok: false, why: 'viewer' };
+  return { ok: true, role: row.role };
+}

@@ -14,7 +14,14 @@ export interface Principal {
   name: string;
   /** How the caller proved who it is; cookie-authenticated requests also need a same-origin Origin. */
   via: 'bearer' | 'cookie';
+  /** The personal access token used (bearer or token cookie), if one was. */
+  tokenId: string | null;
+  /** The Better Auth session used (cookie sign-in), if one was. */
+  authSessionId: string | null;
 }
+
+/** How often a token's `lastUsedAt` is written at most (one D1 write per token per minute). */
+const LAST_USED_EVERY_MS = 60_000;
 
 /** A runner authenticated by its runner token: it may connect to its hub and ingest leased builds. */
 export interface RunnerPrincipal {
@@ -73,13 +80,28 @@ export async function principalForToken(
   via: Principal['via'],
 ): Promise<Principal | undefined> {
   const rows = await drizzle(db)
-    .select({ userId: users.id, email: users.email, name: users.name })
+    .select({
+      userId: users.id,
+      email: users.email,
+      name: users.name,
+      tokenId: apiTokens.id,
+      lastUsedAt: apiTokens.lastUsedAt,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(and(eq(apiTokens.tokenHash, await hashToken(token)), isNull(apiTokens.revokedAt)))
     .limit(1);
   const row = rows[0];
-  return row ? { ...row, via } : undefined;
+  if (!row) return undefined;
+  const now = Date.now();
+  if (row.lastUsedAt === null || now - row.lastUsedAt >= LAST_USED_EVERY_MS) {
+    await drizzle(db)
+      .update(apiTokens)
+      .set({ lastUsedAt: now })
+      .where(eq(apiTokens.id, row.tokenId));
+  }
+  const { lastUsedAt: _, ...principal } = row;
+  return { ...principal, via, authSessionId: null };
 }
 
 /** The person signed in by a Better Auth session cookie, if any. */
@@ -90,11 +112,18 @@ async function principalForSessionCookie(c: Context<AppEnv>): Promise<Principal 
   const session = await createAuth(c.env, c.req.url).api.getSession({ headers: c.req.raw.headers });
   if (!session) return undefined;
   const { id, email, name } = session.user;
-  return { userId: id, email, name, via: 'cookie' };
+  return {
+    userId: id,
+    email,
+    name,
+    via: 'cookie',
+    tokenId: null,
+    authSessionId: session.session.id,
+  };
 }
 
 /** The person a request comes from, or undefined; 403 for a cookie sent from a foreign origin. */
-async function findPrincipal(c: Context<AppEnv>): Promise<Principal | undefined> {
+export async function findPrincipal(c: Context<AppEnv>): Promise<Principal | undefined> {
   const header = c.req.header('Authorization');
   if (header?.startsWith('Bearer ')) {
     return principalForToken(c.env.DB, header.slice(7).trim(), 'bearer');
@@ -104,13 +133,31 @@ async function findPrincipal(c: Context<AppEnv>): Promise<Principal | undefined>
     (cookie ? await principalForToken(c.env.DB, cookie, 'cookie') : undefined) ??
     (await principalForSessionCookie(c));
   if (principal) {
-    const origin = c.req.header('Origin');
-    const allowed = c.env.PUBLIC_URL || new URL(c.req.url).origin;
     const needsOrigin = c.req.method !== 'GET' || c.req.header('Upgrade') !== undefined;
-    if (needsOrigin && origin !== allowed) fail(403, 'forbidden', 'request from a foreign origin');
+    if (needsOrigin && c.req.header('Origin') !== ownOrigin(c)) {
+      fail(403, 'forbidden', 'request from a foreign origin');
+    }
   }
   return principal;
 }
+
+/** The origin the web app is served from: PUBLIC_URL's, or the request's own. */
+export function ownOrigin(c: Context<AppEnv>): string {
+  return c.env.PUBLIC_URL ? new URL(c.env.PUBLIC_URL).origin : new URL(c.req.url).origin;
+}
+
+/**
+ * Refuses (403) a state-changing auth request (sign-in, sign-up, sign-out, token sign-in) whose
+ * `Origin` is another site's: login CSRF and cross-site sign-out. A request without `Origin`
+ * (curl, the CLI) carries no cookies a foreign site could ride on and passes.
+ */
+export const requireOwnOrigin = createMiddleware<AppEnv>(async (c, next) => {
+  const origin = c.req.header('Origin');
+  if (c.req.method !== 'GET' && origin !== undefined && origin !== ownOrigin(c)) {
+    fail(403, 'forbidden', 'request from a foreign origin');
+  }
+  await next();
+});
 
 /**
  * Requires a person: `Authorization: Bearer <personal access token>`, the Better Auth session

@@ -346,3 +346,25 @@ export const deploymentHistory = sqliteTable(
   },
   (t) => [index('deployment_history_project').on(t.projectId, t.at)],
 );
+
+/**
+ * Which Durable Objects may hold a live socket of a person (`session:<id>` or `project:<id>`),
+ * recorded at each authorized upgrade, so a revocation (member removed, role changed, token
+ * revoked, signed out) reaches every object that has to close or downgrade one. A row outlives
+ * its sockets until the next revocation of that person finds none left there and deletes it.
+ */
+export const socketHolders = sqliteTable(
+  'socket_holders',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    object: text('object').notNull(),
+    projectId: text('project_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.object] }),
+    index('socket_holders_project').on(t.projectId, t.userId),
+  ],
+);

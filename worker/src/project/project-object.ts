@@ -3,6 +3,7 @@ import {
   applyProjectEvent,
   createProjectState,
   MAX_BAD_FRAMES,
+  MAX_SOCKETS_PER_PRINCIPAL,
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
@@ -15,9 +16,17 @@ import {
   REPLAY_ROUND_EVENTS,
   type Viewer,
 } from '@kiln/protocol';
+import {
+  accessFromHeaders,
+  applyRevocation,
+  type Revocation,
+  type SocketPrincipal,
+} from '../auth/socket-access';
 import type { Env } from '../env';
 import { planCatchUp } from '../session/catch-up';
+import { budgetRefusal, type CatchUpBudget, mayCatchUp, spend } from '../session/catch-up-budget';
 import { NAME_HEADER, PRINCIPAL_HEADER, PROJECT_HEADER } from '../session/session-object';
+import { socketsOf, tooManySockets } from '../session/subscriber';
 
 interface Attachment {
   viewerId: string;
@@ -26,6 +35,9 @@ interface Attachment {
   since: number;
   ready: boolean;
   badFrames: number;
+  /** Who holds the socket and by which credential (revocations find it by this). */
+  access?: SocketPrincipal;
+  catchUpBudget?: CatchUpBudget;
 }
 
 /**
@@ -84,6 +96,22 @@ export class ProjectObject extends DurableObject<Env> {
     return this.requireState(projectId);
   }
 
+  /**
+   * A change of access: closes the sockets of a removed member or an ended credential (the
+   * channel is read-only, so a role change leaves them). Returns the person's sockets left.
+   */
+  async revoke(change: Revocation): Promise<number> {
+    const projectId = this.state?.projectId;
+    const { closed, remaining } = applyRevocation(
+      this.ctx.getWebSockets(),
+      () => 'project',
+      projectId,
+      change,
+    );
+    if (closed.length > 0) this.broadcastPresence(...closed);
+    return remaining;
+  }
+
   /** Closes every socket and forgets the channel (the project was deleted). */
   async destroy(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 1000, 'project deleted');
@@ -97,7 +125,13 @@ export class ProjectObject extends DurableObject<Env> {
     }
     const projectId = request.headers.get(PROJECT_HEADER);
     const principal = request.headers.get(PRINCIPAL_HEADER);
-    if (!projectId || !principal) return new Response('missing routing headers', { status: 400 });
+    const access = accessFromHeaders(request.headers);
+    if (!projectId || !principal || !access) {
+      return new Response('missing routing headers', { status: 400 });
+    }
+    if (socketsOf(this.ctx.getWebSockets(), access.id) >= MAX_SOCKETS_PER_PRINCIPAL) {
+      return tooManySockets(MAX_SOCKETS_PER_PRINCIPAL);
+    }
     const state = this.requireState(projectId);
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -108,6 +142,7 @@ export class ProjectObject extends DurableObject<Env> {
       since: Date.now(),
       ready: false,
       badFrames: 0,
+      access,
     };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
@@ -152,8 +187,21 @@ export class ProjectObject extends DurableObject<Env> {
       case 'hello': {
         const state = this.state;
         if (!state) return;
-        this.catchUp(ws, frame.lastSeq, state);
-        if (!attachment.ready) ws.serializeAttachment({ ...attachment, ready: true });
+        const budget = mayCatchUp(attachment.catchUpBudget, Date.now());
+        if (!budget.allowed) {
+          const message = budgetRefusal(budget.budget);
+          sendQuietly(
+            ws,
+            JSON.stringify({ type: 'error', code: 'rate-limited', message, fatal: false }),
+          );
+          return;
+        }
+        const sent = this.catchUp(ws, frame.lastSeq, state);
+        ws.serializeAttachment({
+          ...attachment,
+          ready: true,
+          catchUpBudget: spend(budget.budget, sent),
+        });
         this.sendPresence(ws);
         return;
       }
@@ -177,14 +225,19 @@ export class ProjectObject extends DurableObject<Env> {
   // --- helpers ---
 
   /** Same rules as a session (PROTOCOL §2): the missing events in rounds, or a snapshot. */
-  private catchUp(ws: WebSocket, lastSeq: number, state: ProjectState): void {
+  private catchUp(ws: WebSocket, lastSeq: number, state: ProjectState): number {
     const plan = planCatchUp(lastSeq, state.headSeq, REPLAY_LIMIT);
+    let sent = 0;
+    const send = (frame: string) => {
+      sent += frame.length;
+      sendQuietly(ws, frame);
+    };
+    const snapshot = () => send(JSON.stringify({ type: 'snapshot', seq: state.headSeq, state }));
     switch (plan.kind) {
       case 'none':
-        return;
+        return sent;
       case 'ahead':
-        sendQuietly(
-          ws,
+        send(
           JSON.stringify({
             type: 'error',
             code: 'ahead-of-head',
@@ -192,20 +245,20 @@ export class ProjectObject extends DurableObject<Env> {
             fatal: false,
           }),
         );
-        sendQuietly(ws, JSON.stringify({ type: 'snapshot', seq: state.headSeq, state }));
-        return;
+        snapshot();
+        return sent;
       case 'snapshot':
-        sendQuietly(ws, JSON.stringify({ type: 'snapshot', seq: state.headSeq, state }));
-        return;
+        snapshot();
+        return sent;
       case 'events': {
         let after = plan.after;
         while (after < state.headSeq) {
           const events = this.read(after, REPLAY_ROUND_EVENTS);
           if (events.length === 0) break;
-          sendQuietly(ws, JSON.stringify({ type: 'events', events }));
+          send(JSON.stringify({ type: 'events', events }));
           after = events[events.length - 1]!.seq;
         }
-        return;
+        return sent;
       }
       default: {
         const unknown: never = plan;
@@ -214,10 +267,10 @@ export class ProjectObject extends DurableObject<Env> {
     }
   }
 
-  private viewers(except?: WebSocket): Viewer[] {
+  private viewers(...except: WebSocket[]): Viewer[] {
     return this.ctx
       .getWebSockets()
-      .filter((ws) => ws !== except)
+      .filter((ws) => !except.includes(ws))
       .map((ws) => ws.deserializeAttachment() as Attachment)
       .map((a) => ({ viewerId: a.viewerId, displayName: a.displayName, since: a.since }));
   }
@@ -226,10 +279,12 @@ export class ProjectObject extends DurableObject<Env> {
     sendQuietly(ws, JSON.stringify({ type: 'presence', viewers: this.viewers() }));
   }
 
-  private broadcastPresence(except?: WebSocket): void {
-    const frame = JSON.stringify({ type: 'presence', viewers: this.viewers(except) });
+  private broadcastPresence(...except: WebSocket[]): void {
+    const frame = JSON.stringify({ type: 'presence', viewers: this.viewers(...except) });
     for (const ws of this.ctx.getWebSockets()) {
-      if (ws !== except && (ws.deserializeAttachment() as Attachment).ready) sendQuietly(ws, frame);
+      if (!except.includes(ws) && (ws.deserializeAttachment() as Attachment).ready) {
+        sendQuietly(ws, frame);
+      }
     }
   }
 

@@ -2,7 +2,14 @@ import { Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { authMethods, createAuth } from '../auth/better-auth';
-import { principalForToken, requirePrincipal, TOKEN_COOKIE } from '../auth/principal';
+import {
+  findPrincipal,
+  principalForToken,
+  requireOwnOrigin,
+  requirePrincipal,
+  TOKEN_COOKIE,
+} from '../auth/principal';
+import { revokeSockets } from '../auth/revoke';
 import { type AppEnv, fail, validate } from '../http';
 
 /**
@@ -12,6 +19,7 @@ import { type AppEnv, fail, validate } from '../http';
  * `/api/auth/methods` for the sign-in page.
  */
 export const auth = new Hono<AppEnv>()
+  .use('/auth/*', requireOwnOrigin)
   .post(
     '/auth/token',
     validate('json', z.object({ token: z.string().min(1).max(200) })),
@@ -30,6 +38,8 @@ export const auth = new Hono<AppEnv>()
     },
   )
   .post('/auth/sign-out', async (c) => {
+    // Who is signing out, before the credential ends: their sockets opened with it close.
+    const principal = await findPrincipal(c);
     const response = await createAuth(c.env, c.req.url).api.signOut({
       headers: c.req.raw.headers,
       asResponse: true,
@@ -38,6 +48,14 @@ export const auth = new Hono<AppEnv>()
     for (const cookie of response.headers.getSetCookie())
       c.header('Set-Cookie', cookie, { append: true });
     deleteCookie(c, TOKEN_COOKIE, { path: '/' });
+    if (principal?.via === 'cookie') {
+      await revokeSockets(c.env, {
+        kind: 'signed-out',
+        userId: principal.userId,
+        authSessionId: principal.authSessionId,
+        tokenId: principal.tokenId,
+      });
+    }
     return c.body(null, 204);
   })
   .get('/auth/methods', (c) => c.json(authMethods(c.env)))

@@ -16,6 +16,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { projectRole, requireOwner, requireWriter } from '../auth/access';
 import { requirePrincipal } from '../auth/principal';
+import { admitSocket, revokeSockets, socketPrincipalOf } from '../auth/revoke';
 import {
   builds,
   generationSessions,
@@ -33,6 +34,9 @@ import {
   ROLE_HEADER,
 } from '../session/session-object';
 import { idParam } from './ids';
+
+/** Session objects destroyed in parallel when a project is deleted. */
+const DESTROY_CONCURRENCY = 8;
 
 const projectParams = z.object({ projectId: idParam });
 const sessionParams = z.object({ projectId: idParam, sessionId: idParam });
@@ -211,10 +215,16 @@ export const projects = new Hono<AppEnv>()
       .select({ id: generationSessions.id })
       .from(generationSessions)
       .where(eq(generationSessions.projectId, projectId));
+    // Bounded work: one indexed pass over the project's open turns (at most
+    // MAX_QUEUED_TURNS_PER_PROJECT), then each session object is destroyed, a few at a time.
     const hub = await hubFor(c.env, await projectOwner(c.env.DB, projectId));
-    for (const s of sessions) {
-      await hub.cancelSession(s.id);
-      await c.env.SESSIONS.getByName(s.id).destroy();
+    await hub.cancelProject(projectId);
+    for (let i = 0; i < sessions.length; i += DESTROY_CONCURRENCY) {
+      await Promise.all(
+        sessions
+          .slice(i, i + DESTROY_CONCURRENCY)
+          .map((s) => c.env.SESSIONS.getByName(s.id).destroy()),
+      );
     }
     await db.delete(builds).where(eq(builds.projectId, projectId));
     await db.delete(projectsTable).where(eq(projectsTable.id, projectId));
@@ -253,6 +263,7 @@ export const projects = new Hono<AppEnv>()
           set: { role },
         });
       const member = { userId: user.id, email: user.email, name: user.name, role };
+      await revokeSockets(c.env, { kind: 'role-changed', projectId, userId: user.id, role });
       await publishProjectEvents(c.env, projectId, [{ type: 'member-updated', member }]);
       return c.json(member);
     },
@@ -268,6 +279,7 @@ export const projects = new Hono<AppEnv>()
       await drizzle(c.env.DB)
         .delete(projectMembers)
         .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)));
+      await revokeSockets(c.env, { kind: 'member-removed', projectId, userId });
       await publishProjectEvents(c.env, projectId, [{ type: 'member-removed', userId }]);
       return c.body(null, 204);
     },
@@ -302,6 +314,12 @@ export const projects = new Hono<AppEnv>()
       const { clientMessageId, text, agent, model, permissionMode } = c.req.valid('json');
       const principal = c.var.principal;
       requireWriter(await projectRole(c.env.DB, projectId, principal.userId));
+      // Refused before anything is stored: a project or account at its queue cap gets 429.
+      const accountId = await projectOwner(c.env.DB, projectId);
+      const hub = await hubFor(c.env, accountId);
+      const messageId = `msg_${clientMessageId}`; // as SessionObject.appendUserMessage names it
+      const refusal = await hub.admit({ sessionId, messageId, projectId, accountId });
+      if (refusal) fail(429, 'rate-limited', refusal);
       const { created: sessionCreated } = await ensureSession(c.env, projectId, sessionId, {
         agent,
         model,
@@ -317,11 +335,11 @@ export const projects = new Hono<AppEnv>()
       );
       // Always hand the turn to the hub: it is idempotent on the message id, so a retry after a
       // failure between the append and here still dispatches exactly once.
-      const hub = await hubFor(c.env, await projectOwner(c.env.DB, projectId));
       await hub.enqueue({
         messageId: message.messageId,
         sessionId,
         projectId,
+        accountId,
         prompt: text,
         agent,
         model,
@@ -413,6 +431,8 @@ export const projects = new Hono<AppEnv>()
     headers.set(PRINCIPAL_HEADER, `user:${c.var.principal.userId}`);
     headers.set(ROLE_HEADER, role);
     headers.set(NAME_HEADER, c.var.principal.name || c.var.principal.email);
+    const access = socketPrincipalOf(c.var.principal, role);
+    await admitSocket(c.env, headers, access, `project:${projectId}`, projectId);
     return c.env.PROJECTS.getByName(projectId).fetch(new Request(c.req.raw, { headers }));
   })
   .post(

@@ -10,6 +10,7 @@ import {
   requirePrincipal,
   requireRunner,
 } from '../auth/principal';
+import { revokeSockets } from '../auth/revoke';
 import { runnerTokens } from '../db/schema';
 import { type AppEnv, fail, validate } from '../http';
 import { RUNNER_ID_HEADER, RUNNER_NAME_HEADER, SHARED_HUB } from '../runners/runner-hub';
@@ -88,8 +89,11 @@ export const runners = new Hono<AppEnv>()
           isNull(runnerTokens.revokedAt),
         ),
       )
-      .returning({ id: runnerTokens.id });
-    if (revoked.length === 0) fail(404, 'not-found', `no runner ${runnerId}`);
-    await c.env.RUNNER_HUBS.getByName(userId).disconnect(runnerId);
+      .returning({ id: runnerTokens.id, shared: runnerTokens.shared });
+    const [token] = revoked;
+    if (!token) fail(404, 'not-found', `no runner ${runnerId}`);
+    // A shared runner is connected to the shared hub, not its account's.
+    await c.env.RUNNER_HUBS.getByName(token.shared ? SHARED_HUB : userId).disconnect(runnerId);
+    await revokeSockets(c.env, { kind: 'runner-revoked', runnerId });
     return c.body(null, 204);
   });

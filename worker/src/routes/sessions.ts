@@ -3,6 +3,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { requireWriter, sessionAccess } from '../auth/access';
 import { requirePersonOrRunner, requirePrincipal } from '../auth/principal';
+import { admitSocket, socketPrincipalOf } from '../auth/revoke';
+import type { SocketPrincipal } from '../auth/socket-access';
 import { type AppEnv, fail, validate } from '../http';
 import {
   NAME_HEADER,
@@ -29,17 +31,26 @@ export const sessions = new Hono<AppEnv>()
         .bind(sessionId, `runner:${runner.runnerId}`)
         .first<{ project_id: string }>();
       if (!lease) fail(403, 'forbidden', 'no build of this session is leased to this runner');
-      return upgrade(c.req.raw, c.env, sessionId, lease.project_id, 'editor', {
+      return upgrade(c.req.raw, c.env, sessionId, lease.project_id, {
         principal: `runner:${runner.runnerId}`,
         name: runner.name,
+        access: {
+          kind: 'runner',
+          id: runner.runnerId,
+          tokenId: null,
+          authSessionId: null,
+          via: 'bearer',
+          role: 'editor',
+        },
       });
     }
     const principal = c.var.principal;
     const { projectId, role } = await sessionAccess(c.env.DB, sessionId, principal.userId);
     requireWriter(role);
-    return upgrade(c.req.raw, c.env, sessionId, projectId, role, {
+    return upgrade(c.req.raw, c.env, sessionId, projectId, {
       principal: `user:${principal.userId}`,
       name: principal.name,
+      access: socketPrincipalOf(principal, role),
     });
   })
   .use(requirePrincipal)
@@ -76,20 +87,23 @@ export const sessions = new Hono<AppEnv>()
     const { sessionId } = c.req.valid('param');
     const principal = c.var.principal;
     const { projectId, role } = await sessionAccess(c.env.DB, sessionId, principal.userId);
-    return upgrade(c.req.raw, c.env, sessionId, projectId, role, {
+    return upgrade(c.req.raw, c.env, sessionId, projectId, {
       principal: `user:${principal.userId}`,
       name: principal.name,
+      access: socketPrincipalOf(principal, role),
     });
   });
 
-/** Hands an authorized upgrade to the SessionDO, naming the caller in headers only we can set. */
-function upgrade(
+/**
+ * Hands an authorized upgrade to the SessionDO, naming the caller in headers only we can set,
+ * and records that the session may hold a socket of theirs (for revocations).
+ */
+async function upgrade(
   request: Request,
   env: AppEnv['Bindings'],
   sessionId: string,
   projectId: string,
-  role: string,
-  caller: { principal: string; name: string },
+  caller: { principal: string; name: string; access: SocketPrincipal },
 ): Promise<Response> {
   if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
     fail(426, 'bad-request', 'expected a WebSocket upgrade');
@@ -98,7 +112,8 @@ function upgrade(
   headers.set(SESSION_HEADER, sessionId);
   headers.set(PROJECT_HEADER, projectId);
   headers.set(PRINCIPAL_HEADER, caller.principal);
-  headers.set(ROLE_HEADER, role);
+  headers.set(ROLE_HEADER, caller.access.role);
   headers.set(NAME_HEADER, caller.name);
+  await admitSocket(env, headers, caller.access, `session:${sessionId}`, projectId);
   return env.SESSIONS.getByName(sessionId).fetch(new Request(request, { headers }));
 }

@@ -3,6 +3,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { generateToken, hashToken, requirePrincipal } from '../auth/principal';
+import { revokeSockets } from '../auth/revoke';
 import { apiTokens } from '../db/schema';
 import { type AppEnv, fail, validate } from '../http';
 import { idParam } from './ids';
@@ -56,5 +57,6 @@ export const tokens = new Hono<AppEnv>()
       )
       .returning({ id: apiTokens.id });
     if (revoked.length === 0) fail(404, 'not-found', `no token ${tokenId}`);
+    await revokeSockets(c.env, { kind: 'token-revoked', userId: c.var.principal.userId, tokenId });
     return c.body(null, 204);
   });

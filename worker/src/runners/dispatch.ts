@@ -26,3 +26,20 @@ export function pickRunner(
   eligible.sort((a, b) => a.load - b.load || a.runnerId.localeCompare(b.runnerId));
   return eligible[0]?.runnerId;
 }
+
+/**
+ * Why a turn may not queue: its project or its account already has as many open (queued, offered
+ * or running) turns as the cap allows; undefined when it may.
+ */
+export function queueRefusal(
+  open: { project: number; account: number },
+  caps: { project: number; account: number },
+): string | undefined {
+  if (open.project >= caps.project) {
+    return `this project already has ${open.project} turns waiting or running (at most ${caps.project})`;
+  }
+  if (open.account >= caps.account) {
+    return `this account already has ${open.account} turns waiting or running (at most ${caps.account})`;
+  }
+  return undefined;
+}

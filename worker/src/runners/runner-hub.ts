@@ -1,8 +1,11 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
+  DISPATCH_SCAN_LIMIT,
   type HubServerFrame,
+  type HubTurnStatus,
   MAX_BAD_FRAMES,
-  type PermissionMode,
+  MAX_QUEUED_TURNS_PER_ACCOUNT,
+  MAX_QUEUED_TURNS_PER_PROJECT,
   PING_FRAME,
   PONG_FRAME,
   parseFrame,
@@ -13,7 +16,10 @@ import {
 } from '@kiln/protocol';
 import type { Env } from '../env';
 import { publishProjectEvents } from '../project/publish';
-import { pickRunner, type RunnerSlot } from './dispatch';
+import { pickRunner, queueRefusal, type RunnerSlot } from './dispatch';
+import { TurnQueue, type TurnRequest, type TurnRow } from './turn-queue';
+
+export type { TurnRequest } from './turn-queue';
 
 /** A build offered to a runner and not accepted within this long goes back to the queue. */
 export const OFFER_TIMEOUT_MS = 10_000;
@@ -39,37 +45,6 @@ export async function hubFor(env: Env, ownerId: string) {
 /** Headers the worker sets on an authorized `GET /api/runners/connect`. */
 export const RUNNER_ID_HEADER = 'x-kiln-runner';
 export const RUNNER_NAME_HEADER = 'x-kiln-runner-name';
-
-/** One turn to run: a person's message waiting for, offered to, or running on a runner. */
-export interface TurnRequest {
-  messageId: string;
-  sessionId: string;
-  projectId: string;
-  prompt: string;
-  agent: string;
-  model: string;
-  /** What the agent may do without asking; absent = the agent's default. */
-  permissionMode?: PermissionMode;
-}
-
-type TurnStatus = 'queued' | 'offered' | 'running' | 'done';
-
-type TurnRow = {
-  seq: number;
-  message_id: string;
-  session_id: string;
-  project_id: string;
-  prompt: string;
-  agent: string;
-  model: string;
-  permission_mode: PermissionMode | null;
-  status: TurnStatus;
-  build_id: string | null;
-  turn_id: string | null;
-  runner_id: string | null;
-  rejected_by: string;
-  updated_at: number;
-};
 
 interface Attachment {
   runnerId: string;
@@ -99,23 +74,14 @@ export interface LiveRunner {
 export class RunnerHub extends DurableObject<Env> {
   private pumping = false;
   private pumpAgain = false;
+  private readonly queue: TurnQueue;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.queue = new TurnQueue(ctx.storage.sql);
     void ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS turns (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        message_id TEXT NOT NULL UNIQUE,
-        session_id TEXT NOT NULL, project_id TEXT NOT NULL,
-        prompt TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL,
-        status TEXT NOT NULL, build_id TEXT, turn_id TEXT, runner_id TEXT,
-        rejected_by TEXT NOT NULL DEFAULT '[]', updated_at INTEGER NOT NULL)`);
-      // Added after the table first shipped: hubs created before it gain the column here.
-      const columns = ctx.storage.sql.exec<{ name: string }>('PRAGMA table_info(turns)').toArray();
-      if (!columns.some((c) => c.name === 'permission_mode')) {
-        ctx.storage.sql.exec('ALTER TABLE turns ADD COLUMN permission_mode TEXT');
-      }
+      this.queue.migrate();
       ctx.storage.sql.exec(
         'CREATE TABLE IF NOT EXISTS affinity (project_id TEXT PRIMARY KEY, runner_id TEXT NOT NULL)',
       );
@@ -128,34 +94,52 @@ export class RunnerHub extends DurableObject<Env> {
   // --- RPC ---
 
   /**
-   * Queues a turn, idempotent on `messageId`, and dispatches what it can. Returns the turn's
+   * Why a new turn may not queue (its project or account has `MAX_QUEUED_TURNS_PER_*` open
+   * turns), or undefined. A message the session already has is always admitted (a retry).
+   */
+  async admit(turn: Pick<TurnRequest, 'sessionId' | 'messageId' | 'projectId' | 'accountId'>) {
+    if (this.queue.byMessage(turn.sessionId, turn.messageId)) return undefined;
+    return queueRefusal(this.queue.openCounts(turn.projectId, turn.accountId), {
+      project: MAX_QUEUED_TURNS_PER_PROJECT,
+      account: MAX_QUEUED_TURNS_PER_ACCOUNT,
+    });
+  }
+
+  /**
+   * Queues a turn, idempotent per session on `messageId`, and dispatches what it can. A turn that
+   * no connected runner could ever take (none offers its agent) or that is past the queue caps
+   * fails at once: the session gets `session-status: failed` with the reason. Returns the turn's
    * status afterwards.
    */
-  async enqueue(turn: TurnRequest): Promise<TurnStatus> {
-    this.ctx.storage.sql.exec(
-      `INSERT OR IGNORE INTO turns (message_id, session_id, project_id, prompt, agent, model, permission_mode, status, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
-      turn.messageId,
-      turn.sessionId,
-      turn.projectId,
-      turn.prompt,
-      turn.agent,
-      turn.model,
-      turn.permissionMode ?? null,
-      Date.now(),
-    );
+  async enqueue(turn: TurnRequest): Promise<HubTurnStatus> {
+    const existing = this.queue.byMessage(turn.sessionId, turn.messageId);
+    if (existing) return existing.status;
+    const refusal = (await this.admit(turn)) ?? this.noRunnerFor(turn.agent);
+    if (refusal) {
+      this.queue.insert(turn, 'failed');
+      await this.env.SESSIONS.getByName(turn.sessionId).appendStatus('failed', refusal);
+      this.ctx.waitUntil(this.publishStatus(turn.projectId, turn.sessionId, 'failed'));
+      return 'failed';
+    }
+    this.queue.insert(turn, 'queued');
     await this.pump();
-    return this.turnByMessage(turn.messageId)?.status ?? 'done';
+    const status = this.queue.byMessage(turn.sessionId, turn.messageId)?.status ?? 'done';
+    if (status === 'queued') await this.markQueued(turn.projectId, turn.sessionId, turn.agent);
+    return status;
   }
 
   /** Drops a session's queued turns and cancels its offered or running build (session deleted). */
   async cancelSession(sessionId: string): Promise<void> {
-    for (const turn of this.turns("status != 'done' AND session_id = ?", sessionId)) {
-      if (turn.runner_id && turn.build_id) {
-        this.sendToRunner(turn.runner_id, { type: 'cancel', buildId: turn.build_id });
-      }
-      this.setTurn(turn.seq, { status: 'done' });
-    }
+    this.cancel(this.queue.open({ sessionId }));
+    await this.pump();
+  }
+
+  /**
+   * Drops every open turn of a project (project deleted) in one pass over the project's index:
+   * bounded by `MAX_QUEUED_TURNS_PER_PROJECT`, however many sessions it had.
+   */
+  async cancelProject(projectId: string): Promise<void> {
+    this.cancel(this.queue.open({ projectId }));
     await this.pump();
   }
 
@@ -184,22 +168,19 @@ export class RunnerHub extends DurableObject<Env> {
     return { live, lastSeen };
   }
 
-  /** Disconnects a runner whose token was revoked. */
+  /** Disconnects a runner whose token was revoked (code 1008, reason `token revoked`). */
   async disconnect(runnerId: string): Promise<void> {
     for (const ws of this.ctx.getWebSockets(runnerId)) closeQuietly(ws, 1008, 'token revoked');
     this.runnerGone(runnerId);
     await this.pump();
   }
 
-  /** Turn statuses of a session, oldest first (tests and debugging). */
-  async sessionTurns(
-    sessionId: string,
-  ): Promise<{ messageId: string; status: TurnStatus; runnerId: string | null }[]> {
-    return this.turns('session_id = ?', sessionId).map((t) => ({
-      messageId: t.message_id,
-      status: t.status,
-      runnerId: t.runner_id,
-    }));
+  /**
+   * SQLite rows the queue has read since the hub started: the work dispatch does, which tests
+   * compare before and after a pass (rather than wall-clock time).
+   */
+  async dispatchWork(): Promise<number> {
+    return this.queue.rowsRead;
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -266,15 +247,14 @@ export class RunnerHub extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = Date.now();
-    for (const turn of this.turns(
-      "status = 'offered' AND updated_at <= ?",
-      now - OFFER_TIMEOUT_MS,
-    )) {
+    for (const turn of this.queue.withStatus('offered', {
+      updatedBefore: now - OFFER_TIMEOUT_MS,
+    })) {
       if (turn.runner_id && turn.build_id)
         this.sendToRunner(turn.runner_id, { type: 'cancel', buildId: turn.build_id });
       this.requeue(turn);
     }
-    for (const turn of this.turns("status = 'running' AND updated_at <= ?", now - RUNNER_LOST_MS)) {
+    for (const turn of this.queue.withStatus('running', { updatedBefore: now - RUNNER_LOST_MS })) {
       if (turn.runner_id && !this.connected(turn.runner_id)) this.finish(turn);
     }
     await this.pump();
@@ -301,37 +281,34 @@ export class RunnerHub extends DurableObject<Env> {
         // A running build the runner no longer lists has finished (the runner flushes its events
         // before it stops listing the build). Offered ones are not judged: the runner lists a
         // build before it accepts it.
-        for (const turn of this.turns(
-          "status = 'running' AND runner_id = ?",
-          attachment.runnerId,
-        )) {
+        for (const turn of this.queue.withStatus('running', { runnerId: attachment.runnerId })) {
           if (turn.build_id && !active.has(turn.build_id)) this.finish(turn);
-          else this.setTurn(turn.seq, {}); // still alive: refresh updated_at
+          else this.queue.set(turn.seq, {}); // still alive: refresh updated_at
         }
         await this.pump();
         return;
       }
       case 'build-accepted': {
-        const turn = this.turnByBuild(frame.buildId);
+        const turn = this.queue.byBuild(frame.buildId);
         if (turn?.status !== 'offered' || turn.runner_id !== attachment.runnerId) {
           send(ws, { type: 'cancel', buildId: frame.buildId });
           return;
         }
-        this.setTurn(turn.seq, { status: 'running' });
+        this.queue.set(turn.seq, { status: 'running' });
         this.ctx.storage.sql.exec(
           'INSERT OR REPLACE INTO affinity (project_id, runner_id) VALUES (?, ?)',
           turn.project_id,
           attachment.runnerId,
         );
         this.ctx.waitUntil(this.recordBuild(turn.build_id!, 'running'));
-        this.ctx.waitUntil(this.publishStatus(turn, 'active'));
+        this.ctx.waitUntil(this.publishStatus(turn.project_id, turn.session_id, 'active'));
         return;
       }
       case 'build-rejected': {
-        const turn = this.turnByBuild(frame.buildId);
+        const turn = this.queue.byBuild(frame.buildId);
         if (turn?.status !== 'offered' || turn.runner_id !== attachment.runnerId) return;
         const rejectedBy = [...(JSON.parse(turn.rejected_by) as string[]), attachment.runnerId];
-        this.setTurn(turn.seq, { rejected_by: JSON.stringify(rejectedBy) });
+        this.queue.set(turn.seq, { rejected_by: JSON.stringify(rejectedBy) });
         this.requeue({ ...turn, rejected_by: JSON.stringify(rejectedBy) });
         await this.pump();
         return;
@@ -356,9 +333,7 @@ export class RunnerHub extends DurableObject<Env> {
 
   /** Builds offered to a runner that left before accepting go to another one. */
   private runnerGone(runnerId: string): void {
-    for (const turn of this.turns("status = 'offered' AND runner_id = ?", runnerId)) {
-      this.requeue(turn);
-    }
+    for (const turn of this.queue.withStatus('offered', { runnerId })) this.requeue(turn);
     // Running builds keep their slot: the runner may come back and resume them (lease grace);
     // the alarm frees them after RUNNER_LOST_MS.
     this.scheduleAlarm(RUNNER_LOST_MS);
@@ -368,7 +343,9 @@ export class RunnerHub extends DurableObject<Env> {
 
   /**
    * Offers every queued turn it can, oldest first: one turn per session at a time, each to a
-   * runner with a free slot and the agent. A turn with no runner leaves its session `queued`.
+   * runner with a free slot and the agent. Reads only the queue of agents some runner with a free
+   * slot offers, at most `DISPATCH_SCAN_LIMIT` turns per agent and pass, so turns nobody can take
+   * cost nothing.
    */
   private async pump(): Promise<void> {
     if (this.pumping) {
@@ -387,60 +364,82 @@ export class RunnerHub extends DurableObject<Env> {
   }
 
   private async pumpOnce(): Promise<void> {
-    const busy = new Set(this.turns("status IN ('offered', 'running')").map((t) => t.session_id));
-    for (const turn of this.turns("status = 'queued'")) {
-      if (busy.has(turn.session_id)) continue;
-      busy.add(turn.session_id);
-      const affinity = this.ctx.storage.sql
-        .exec<{ runner_id: string }>(
-          'SELECT runner_id FROM affinity WHERE project_id = ?',
-          turn.project_id,
-        )
-        .toArray()[0]?.runner_id;
-      const runnerId = pickRunner(
-        this.slots(),
-        turn.agent,
-        affinity,
-        new Set(JSON.parse(turn.rejected_by) as string[]),
-      );
-      const session = this.env.SESSIONS.getByName(turn.session_id);
-      if (!runnerId) {
-        await session.appendStatus('queued', `waiting for a runner with the ${turn.agent} agent`);
-        this.ctx.waitUntil(this.publishStatus(turn, 'queued'));
-        continue;
+    const slots = this.slots();
+    const agents = new Set(slots.filter((r) => r.load < r.capacity).flatMap((r) => r.agents));
+    for (const agent of agents) {
+      for (const turn of this.queue.startable(agent, DISPATCH_SCAN_LIMIT)) {
+        const affinity = this.ctx.storage.sql
+          .exec<{ runner_id: string }>(
+            'SELECT runner_id FROM affinity WHERE project_id = ?',
+            turn.project_id,
+          )
+          .toArray()[0]?.runner_id;
+        const runnerId = pickRunner(
+          slots,
+          turn.agent,
+          affinity,
+          new Set(JSON.parse(turn.rejected_by) as string[]),
+        );
+        if (!runnerId) continue;
+        // Reserve the slot before awaiting the lease, so a concurrent pump cannot overfill it.
+        this.queue.set(turn.seq, { status: 'offered', runner_id: runnerId });
+        const slot = slots.find((r) => r.runnerId === runnerId)!;
+        slot.load++;
+        await this.offer(turn, runnerId);
+        if (!slots.some((r) => r.load < r.capacity && r.agents.includes(agent))) break;
       }
-      // Reserve the slot before awaiting the lease, so a concurrent pump cannot overfill it.
-      this.setTurn(turn.seq, { status: 'offered', runner_id: runnerId });
-      const { buildId } = await session.leaseBuild(`runner:${runnerId}`, turn.agent, turn.model);
-      const turnId = crypto.randomUUID();
-      this.setTurn(turn.seq, { build_id: buildId, turn_id: turnId });
-      await this.recordBuild(buildId, 'leased', turn, runnerId);
-      // The previous turn's checkpoint continues the conversation, but only for the same agent:
-      // one agent's state means nothing to another.
-      const checkpoint = await session.lastCheckpoint();
-      const current = this.turnByBuild(buildId);
-      if (current?.status !== 'offered') continue; // the runner left meanwhile: re-queued
-      this.sendToRunner(runnerId, {
-        type: 'build',
-        buildId,
-        sessionId: turn.session_id,
-        projectId: turn.project_id,
-        turnId,
-        prompt: turn.prompt,
-        agent: turn.agent,
-        model: turn.model,
-        ...(turn.permission_mode ? { permissionMode: turn.permission_mode } : {}),
-        ...(checkpoint?.agent === turn.agent ? { checkpoint: JSON.parse(checkpoint.state) } : {}),
-      });
-      this.scheduleAlarm(OFFER_TIMEOUT_MS);
     }
   }
 
+  /** Leases the build to the runner and sends it the `build` command. */
+  private async offer(turn: TurnRow, runnerId: string): Promise<void> {
+    const session = this.env.SESSIONS.getByName(turn.session_id);
+    const { buildId } = await session.leaseBuild(`runner:${runnerId}`, turn.agent, turn.model);
+    const turnId = crypto.randomUUID();
+    this.queue.set(turn.seq, { build_id: buildId, turn_id: turnId });
+    await this.recordBuild(buildId, 'leased', turn, runnerId);
+    // The previous turn's checkpoint continues the conversation, but only for the same agent:
+    // one agent's state means nothing to another.
+    const checkpoint = await session.lastCheckpoint();
+    const current = this.queue.byBuild(buildId);
+    if (current?.status !== 'offered') return; // the runner left meanwhile: re-queued
+    this.sendToRunner(runnerId, {
+      type: 'build',
+      buildId,
+      sessionId: turn.session_id,
+      projectId: turn.project_id,
+      turnId,
+      prompt: turn.prompt,
+      agent: turn.agent,
+      model: turn.model,
+      ...(turn.permission_mode ? { permissionMode: turn.permission_mode } : {}),
+      ...(checkpoint?.agent === turn.agent ? { checkpoint: JSON.parse(checkpoint.state) } : {}),
+    });
+    this.scheduleAlarm(OFFER_TIMEOUT_MS);
+  }
+
+  /**
+   * Why no runner could take a turn for `agent`: runners are connected and none offers it.
+   * With no runner connected the turn waits (one may connect); the queue caps bound the wait.
+   */
+  private noRunnerFor(agent: string): string | undefined {
+    const slots = this.slots();
+    if (slots.length === 0 || slots.some((r) => r.agents.includes(agent))) return undefined;
+    const offered = [...new Set(slots.flatMap((r) => r.agents))].sort().join(', ');
+    return `no connected runner offers the ${agent} agent (offered: ${offered})`;
+  }
+
+  /** Tells the session and the project's list, once, that the turn waits for a runner. */
+  private async markQueued(projectId: string, sessionId: string, agent: string) {
+    await this.env.SESSIONS.getByName(sessionId).appendStatus(
+      'queued',
+      `waiting for a runner with the ${agent} agent`,
+    );
+    this.ctx.waitUntil(this.publishStatus(projectId, sessionId, 'queued'));
+  }
+
   private slots(): RunnerSlot[] {
-    const load = new Map<string, number>();
-    for (const t of this.turns("status IN ('offered', 'running')")) {
-      if (t.runner_id) load.set(t.runner_id, (load.get(t.runner_id) ?? 0) + 1);
-    }
+    const load = this.queue.loadByRunner();
     return this.ctx.getWebSockets().flatMap((ws) => {
       const a = ws.deserializeAttachment() as Attachment;
       if (!a.hello) return [];
@@ -455,13 +454,23 @@ export class RunnerHub extends DurableObject<Env> {
     });
   }
 
+  private cancel(turns: TurnRow[]): void {
+    for (const turn of turns) {
+      if (turn.runner_id && turn.build_id) {
+        this.sendToRunner(turn.runner_id, { type: 'cancel', buildId: turn.build_id });
+      }
+      this.queue.set(turn.seq, { status: 'done' });
+    }
+  }
+
   private requeue(turn: TurnRow): void {
-    this.setTurn(turn.seq, { status: 'queued', runner_id: null, build_id: null, turn_id: null });
+    this.queue.set(turn.seq, { status: 'queued', runner_id: null, build_id: null, turn_id: null });
     if (turn.build_id) this.ctx.waitUntil(this.recordBuild(turn.build_id, 'abandoned'));
+    this.ctx.waitUntil(this.markQueued(turn.project_id, turn.session_id, turn.agent));
   }
 
   private finish(turn: TurnRow): void {
-    this.setTurn(turn.seq, { status: 'done' });
+    this.queue.set(turn.seq, { status: 'done' });
     if (turn.build_id) this.ctx.waitUntil(this.recordBuild(turn.build_id, 'finished'));
     this.ctx.waitUntil(this.publishFinished(turn));
   }
@@ -500,9 +509,13 @@ export class RunnerHub extends DurableObject<Env> {
       .run();
   }
 
-  private async publishStatus(turn: TurnRow, status: SessionStatus): Promise<void> {
-    await publishProjectEvents(this.env, turn.project_id, [
-      { type: 'session-updated', sessionId: turn.session_id, changes: { status } },
+  private async publishStatus(
+    projectId: string,
+    sessionId: string,
+    status: SessionStatus,
+  ): Promise<void> {
+    await publishProjectEvents(this.env, projectId, [
+      { type: 'session-updated', sessionId, changes: { status } },
     ]);
   }
 
@@ -528,29 +541,6 @@ export class RunnerHub extends DurableObject<Env> {
   }
 
   // --- helpers ---
-
-  private turns(where: string, ...params: (string | number)[]): TurnRow[] {
-    return this.ctx.storage.sql
-      .exec<TurnRow>(`SELECT * FROM turns WHERE ${where} ORDER BY seq`, ...params)
-      .toArray();
-  }
-
-  private turnByBuild(buildId: string): TurnRow | undefined {
-    return this.turns('build_id = ?', buildId)[0];
-  }
-
-  private turnByMessage(messageId: string): TurnRow | undefined {
-    return this.turns('message_id = ?', messageId)[0];
-  }
-
-  private setTurn(seq: number, changes: Partial<Omit<TurnRow, 'seq'>>): void {
-    const entries = Object.entries({ ...changes, updated_at: Date.now() });
-    this.ctx.storage.sql.exec(
-      `UPDATE turns SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE seq = ?`,
-      ...entries.map(([, v]) => v as string | number | null),
-      seq,
-    );
-  }
 
   private connected(runnerId: string, except?: WebSocket): boolean {
     return this.ctx.getWebSockets(runnerId).some((ws) => ws !== except);

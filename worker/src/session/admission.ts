@@ -3,6 +3,7 @@ import {
   jsonByteLength,
   MAX_EVENT_BYTES,
   type RunnerEventBody,
+  resumeId,
   type SessionState,
   TOOL_OUTPUT_LIMIT_BYTES,
 } from '@kiln/protocol';
@@ -36,12 +37,34 @@ export function admitFrame(
   };
 }
 
-/** Refuses a batch that breaks a per-event rule; nothing of the frame is stored then. */
+/**
+ * Refuses a batch that breaks a per-event rule; nothing of the frame is stored then. `holder` is
+ * the build's lease holder: only a runner's build (`runner:<id>`) may write a `checkpoint`, whose
+ * `resumeId` (if any) must have the protocol's format, since the next build hands it to a CLI.
+ */
 export function checkEvents(
   events: readonly RunnerEventBody[],
   buildId: string,
+  holder: string,
 ): { code: ErrorCode; message: string } | undefined {
   for (const event of events) {
+    if (event.type === 'checkpoint') {
+      if (!holder.startsWith('runner:')) {
+        return { code: 'forbidden', message: 'only a runner may write checkpoints' };
+      }
+      const state: unknown = event.state;
+      if (
+        typeof state === 'object' &&
+        state !== null &&
+        'resumeId' in state &&
+        !resumeId.safeParse(state.resumeId).success
+      ) {
+        return {
+          code: 'bad-frame',
+          message: 'a checkpoint resumeId must match the resume id format',
+        };
+      }
+    }
     if (jsonByteLength(event) > MAX_EVENT_BYTES) {
       return {
         code: 'event-too-large',

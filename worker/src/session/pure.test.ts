@@ -78,7 +78,7 @@ describe('coalesceDeltas', () => {
 
 describe('checkEvents', () => {
   it('refuses an uncut tool output, an oversized event and a turn for another build', () => {
-    expect(checkEvents([delta('m', 'ok')], 'b')).toBeUndefined();
+    expect(checkEvents([delta('m', 'ok')], 'b', 'runner:r')).toBeUndefined();
     const output = 'x'.repeat(TOOL_OUTPUT_LIMIT_BYTES + 1);
     expect(
       checkEvents(
@@ -93,10 +93,25 @@ describe('checkEvents', () => {
           },
         ],
         'b',
+        'runner:r',
       )?.code,
     ).toBe('event-too-large');
-    expect(checkEvents([delta('m', 'x'.repeat(300 * 1024))], 'b')?.code).toBe('event-too-large');
-    expect(checkEvents([started('t')], 'other')?.code).toBe('bad-frame');
+    expect(checkEvents([delta('m', 'x'.repeat(300 * 1024))], 'b', 'runner:r')?.code).toBe(
+      'event-too-large',
+    );
+    expect(checkEvents([started('t')], 'other', 'runner:r')?.code).toBe('bad-frame');
+  });
+
+  it("refuses a checkpoint from a person's build, and a resume id that a CLI could read as a flag", () => {
+    const checkpoint = (state: unknown) => [
+      { type: 'checkpoint' as const, turnId: 't', agent: 'claude-code', state },
+    ];
+    const good = { version: 1, resumeId: '4c1e6987-e89d-4589-bbaa-fed8e333e06c' };
+    expect(checkEvents(checkpoint(good), 'b', 'runner:r')).toBeUndefined();
+    expect(checkEvents(checkpoint(good), 'b', 'user:u')?.code).toBe('forbidden');
+    for (const resumeId of ['--dangerously-skip-permissions', '-x', '', 'a b', 7]) {
+      expect(checkEvents(checkpoint({ resumeId }), 'b', 'runner:r')?.code).toBe('bad-frame');
+    }
   });
 });
 

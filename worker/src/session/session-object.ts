@@ -12,6 +12,7 @@ import {
   LEASE_GRACE_MS,
   LEASE_MS,
   MAX_INGEST_EVENTS_PER_SECOND,
+  MAX_SOCKETS_PER_PRINCIPAL,
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
@@ -25,9 +26,17 @@ import {
   STUCK_SESSION_MS,
   type Viewer,
 } from '@kiln/protocol';
+import {
+  accessFromHeaders,
+  applyRevocation,
+  type Revocation,
+  type SocketPrincipal,
+} from '../auth/socket-access';
+import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
 import { admitFrame, checkEvents, dropLateTurnEnds } from './admission';
 import { planCatchUp } from './catch-up';
+import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
 import { coalesceDeltas } from './coalesce';
 import { EventLog, type TimerName } from './event-log';
 import { eventFrames, Fanout } from './fanout';
@@ -48,7 +57,9 @@ import {
   type SubscriberAttachment,
   sendError,
   sendQuietly,
+  socketsOf,
   subscriberAttachment,
+  tooManySockets,
   VIEWER_CANNOT_WRITE,
   viewerOf,
 } from './subscriber';
@@ -72,6 +83,7 @@ type Attachment =
   | {
       role: 'ingest';
       principal: string;
+      access: SocketPrincipal;
       buildId?: string;
       epoch?: number;
       badFrames: number;
@@ -234,12 +246,13 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   /**
-   * Appends a `session-status` event (the hub's `queued` while no runner is free); no-op when the
-   * session already has that status. Returns the status now.
+   * Appends a `session-status` event (the hub's `queued` while no runner is free, `failed` when no
+   * runner can take the turn); no-op when the session already has that status and reason.
+   * Returns the status now.
    */
-  async appendStatus(status: 'queued', reason: string): Promise<string> {
+  async appendStatus(status: 'queued' | 'failed', reason: string): Promise<string> {
     const state = this.requireState();
-    if (state.status === status) return status;
+    if (state.status === status && state.statusReason === reason) return status;
     this.commit([{ body: { type: 'session-status', status, reason } }], () => {});
     return status;
   }
@@ -259,6 +272,22 @@ export class SessionObject extends DurableObject<Env> {
     this.log.setMeta('interruptTurnId', turn.turnId);
     this.setTimer('interrupt', Date.now() + this.timing.interruptGraceMs);
     return true;
+  }
+
+  /**
+   * A change of access (DESIGN §8): closes or re-roles the sockets it concerns, here and on the
+   * viewer shards. Returns how many sockets of the revoked person remain (0: forget this object).
+   */
+  async revoke(change: Revocation): Promise<number> {
+    const projectId = this.log.getMeta('projectId') ?? undefined;
+    const { closed, remaining } = applyRevocation(
+      this.ctx.getWebSockets(),
+      (a) => ((a as Attachment).role === 'ingest' ? 'ingest' : 'subscriber'),
+      projectId,
+      change,
+    );
+    for (const ws of closed) this.onSocketGone(ws);
+    return remaining + (await this.shards.revoke(change));
   }
 
   /** Closes every socket and deletes the log (the session was deleted). */
@@ -289,7 +318,8 @@ export class SessionObject extends DurableObject<Env> {
     const sessionId = request.headers.get(SESSION_HEADER);
     const projectId = request.headers.get(PROJECT_HEADER);
     const principal = request.headers.get(PRINCIPAL_HEADER);
-    if (!sessionId || !projectId || !principal) {
+    const access = accessFromHeaders(request.headers);
+    if (!sessionId || !projectId || !principal || !access) {
       return new Response('missing routing headers', { status: 400 });
     }
     await this.init(sessionId, projectId);
@@ -298,16 +328,21 @@ export class SessionObject extends DurableObject<Env> {
     const path = new URL(request.url).pathname;
     let attachment: Attachment;
     if (path.endsWith('/ingest')) {
-      attachment = { role: 'ingest', principal, badFrames: 0 };
+      attachment = { role: 'ingest', principal, access, badFrames: 0 };
       this.ctx.acceptWebSocket(server, ['ingest']);
     } else {
-      if (this.ctx.getWebSockets('subscriber').length >= this.timing.shardThreshold) {
+      const subscribers = this.ctx.getWebSockets('subscriber');
+      if (socketsOf(subscribers, access.id) >= MAX_SOCKETS_PER_PRINCIPAL) {
+        return tooManySockets(MAX_SOCKETS_PER_PRINCIPAL);
+      }
+      if (subscribers.length >= this.timing.shardThreshold) {
         return this.shards.handTo(request);
       }
       const subscriber = subscriberAttachment({
         principal,
         displayName: request.headers.get(NAME_HEADER),
         role: request.headers.get(ROLE_HEADER),
+        access,
       });
       attachment = subscriber;
       this.ctx.acceptWebSocket(server, ['subscriber']);
@@ -339,6 +374,7 @@ export class SessionObject extends DurableObject<Env> {
       refuseFrame(ws, attachment, 'bad-frame', parsed.message);
       return;
     }
+    if (parsed.frame.type === 'hello' && !(await this.mayWrite(ws, attachment))) return;
     this.onIngestFrame(ws, attachment, parsed.frame);
   }
 
@@ -390,10 +426,19 @@ export class SessionObject extends DurableObject<Env> {
     const state = this.requireState();
     switch (frame.type) {
       case 'hello': {
-        this.catchUp(ws, frame.lastSeq, state);
+        const budget = mayCatchUp(attachment.catchUpBudget, Date.now());
+        if (!budget.allowed) {
+          sendError(ws, 'rate-limited', budgetRefusal(budget.budget), false);
+          return;
+        }
+        const sent = this.catchUp(ws, frame.lastSeq, state);
         this.fanout.markSent(ws, state.headSeq);
+        ws.serializeAttachment({
+          ...attachment,
+          ready: true,
+          catchUpBudget: spend(budget.budget, sent),
+        });
         if (!attachment.ready) {
-          ws.serializeAttachment({ ...attachment, ready: true });
           this.ready().add(ws);
           this.broadcastPresence();
         }
@@ -411,6 +456,7 @@ export class SessionObject extends DurableObject<Env> {
           sendError(ws, 'forbidden', VIEWER_CANNOT_WRITE, false);
           return;
         }
+        if (!(await this.mayWrite(ws, attachment))) return;
         if (frame.type === 'interrupt') {
           this.interrupt(ws);
           return;
@@ -428,12 +474,19 @@ export class SessionObject extends DurableObject<Env> {
   /**
    * Sends what a subscriber at `lastSeq` lacks, synchronously, so no live batch can interleave:
    * the events in rounds of at most `REPLAY_ROUND_EVENTS`, or a snapshot past `REPLAY_LIMIT`.
+   * Returns how many characters it sent (for the socket's catch-up budget).
    */
-  private catchUp(ws: WebSocket, lastSeq: number, state: SessionState): void {
+  private catchUp(ws: WebSocket, lastSeq: number, state: SessionState): number {
     const plan = planCatchUp(lastSeq, state.headSeq, REPLAY_LIMIT);
+    let sent = 0;
+    const send = (frame: string) => {
+      sent += frame.length;
+      sendQuietly(ws, frame);
+    };
+    const snapshot = () => send(JSON.stringify({ type: 'snapshot', seq: state.headSeq, state }));
     switch (plan.kind) {
       case 'none':
-        return;
+        return sent;
       case 'ahead':
         sendError(
           ws,
@@ -441,20 +494,20 @@ export class SessionObject extends DurableObject<Env> {
           `lastSeq ${lastSeq} is past head ${state.headSeq}; replacing your state with a snapshot`,
           false,
         );
-        this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
-        return;
+        snapshot();
+        return sent;
       case 'snapshot':
-        this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
-        return;
+        snapshot();
+        return sent;
       case 'events': {
         let after = plan.after;
         while (after < state.headSeq) {
           const events = this.log.read(after, REPLAY_ROUND_EVENTS).map(redactForViewers);
           if (events.length === 0) break;
-          for (const frame of eventFrames(events)) sendQuietly(ws, frame);
+          for (const frame of eventFrames(events)) send(frame);
           after = events[events.length - 1]!.seq;
         }
-        return;
+        return sent;
       }
       default: {
         const unknown: never = plan;
@@ -572,6 +625,7 @@ export class SessionObject extends DurableObject<Env> {
             const refusal = checkEvents(
               admission.events.map((e) => e.body),
               buildId,
+              build.holder,
             );
             if (refusal) {
               refuseFrame(ws, attachment, refusal.code, refusal.message);
@@ -810,6 +864,14 @@ export class SessionObject extends DurableObject<Env> {
 
   private send(ws: WebSocket, frame: object): void {
     sendQuietly(ws, JSON.stringify(frame));
+  }
+
+  /** Re-checks a person's current role before a write frame (send, interrupt, ingest hello). */
+  private mayWrite(ws: WebSocket, attachment: Attachment): Promise<boolean> {
+    const projectId = this.requireState().projectId;
+    return recheckWrite(this.env.DB, projectId, ws, attachment, (message) =>
+      sendError(ws, 'forbidden', message, attachment.role === 'ingest'),
+    );
   }
 
   private fatal(ws: WebSocket, code: ErrorCode, message: string): void {

@@ -1,4 +1,5 @@
 import type { SessionEvent, Viewer } from '@kiln/protocol';
+import type { Revocation } from '../auth/socket-access';
 import type { Env } from '../env';
 import type { EventLog } from './event-log';
 import { SESSION_HEADER, SHARD_INDEX_HEADER } from './subscriber';
@@ -47,6 +48,13 @@ export class ShardRouter {
   report(index: number, closed: number, viewers: Viewer[]): void {
     const sockets = this.log.shards().find((s) => s.index === index)?.sockets ?? 0;
     this.log.putShard(index, Math.max(0, sockets - closed), viewers);
+  }
+
+  /** Passes a revocation to every shard with sockets; returns the revoked person's sockets left. */
+  async revoke(change: Revocation): Promise<number> {
+    const shards = this.log.shards().filter((shard) => shard.sockets > 0);
+    const left = await Promise.all(shards.map((shard) => this.stub(shard.index).revoke(change)));
+    return left.reduce((a, b) => a + b, 0);
   }
 
   /** Everyone watching through a shard. */

@@ -8,6 +8,8 @@ import {
   parseFrame,
   type Viewer,
 } from '@kiln/protocol';
+import type { SocketPrincipal } from '../auth/socket-access';
+import type { CatchUpBudget } from './catch-up-budget';
 import { TokenBucket } from './rate-limit';
 
 /** Headers the worker sets after authenticating a socket upgrade (never trusted from clients). */
@@ -31,9 +33,14 @@ export interface SubscriberAttachment {
   /** True once `hello` was answered: from then on it receives every live batch. */
   ready: boolean;
   badFrames: number;
-  /** On a viewer shard: the session it watches and the shard's index. */
+  /** On a viewer shard: the session it watches, its project and the shard's index. */
   sessionId?: string;
+  projectId?: string;
   shardIndex?: number;
+  /** Who holds the socket and by which credential (revocations find it by this). */
+  access?: SocketPrincipal;
+  /** What catch-ups this socket may still ask for (`hello`), in bytes. */
+  catchUpBudget?: CatchUpBudget;
 }
 
 /** A new subscriber's attachment from the worker's headers. */
@@ -42,19 +49,23 @@ export function subscriberAttachment(init: {
   displayName: string | null;
   role: string | null;
   sessionId?: string;
+  projectId?: string;
   shardIndex?: number;
+  access?: SocketPrincipal;
 }): SubscriberAttachment {
   return {
     role: 'subscriber',
     viewerId: crypto.randomUUID(),
     principal: init.principal,
     displayName: init.displayName ?? init.principal,
-    canWrite: init.role !== 'viewer',
+    canWrite: (init.access?.role ?? init.role) !== 'viewer',
     since: Date.now(),
     ready: false,
     badFrames: 0,
     ...(init.sessionId === undefined ? {} : { sessionId: init.sessionId }),
+    ...(init.projectId === undefined ? {} : { projectId: init.projectId }),
     ...(init.shardIndex === undefined ? {} : { shardIndex: init.shardIndex }),
+    ...(init.access === undefined ? {} : { access: init.access }),
   };
 }
 
@@ -184,4 +195,27 @@ export function clientFrameOf(
     return undefined;
   }
   return parsed.frame;
+}
+
+/** How many of `sockets` a principal holds (for `MAX_SOCKETS_PER_PRINCIPAL`). */
+export function socketsOf(sockets: readonly WebSocket[], principalId: string): number {
+  let n = 0;
+  for (const ws of sockets) {
+    const attachment = ws.deserializeAttachment() as { access?: SocketPrincipal } | null;
+    if (attachment?.access?.id === principalId) n++;
+  }
+  return n;
+}
+
+/** The refusal of an upgrade past `MAX_SOCKETS_PER_PRINCIPAL` (429, before accepting it). */
+export function tooManySockets(max: number): Response {
+  return Response.json(
+    {
+      error: {
+        code: 'rate-limited',
+        message: `at most ${max} sockets per person on one session; close one first`,
+      },
+    },
+    { status: 429 },
+  );
 }

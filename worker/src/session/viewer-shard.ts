@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import {
   type ClientFrame,
   eventsPage,
+  MAX_SOCKETS_PER_PRINCIPAL,
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
@@ -10,8 +11,11 @@ import {
   type SessionEvent,
   type Viewer,
 } from '@kiln/protocol';
+import { accessFromHeaders, applyRevocation, type Revocation } from '../auth/socket-access';
+import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
 import { planCatchUp } from './catch-up';
+import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
 import { eventFrames, Fanout } from './fanout';
 import {
   clientFrameOf,
@@ -19,13 +23,16 @@ import {
   LAGGING_MESSAGE,
   NAME_HEADER,
   PRINCIPAL_HEADER,
+  PROJECT_HEADER,
   ROLE_HEADER,
   SESSION_HEADER,
   SHARD_INDEX_HEADER,
   type SubscriberAttachment,
   sendError,
   sendQuietly,
+  socketsOf,
   subscriberAttachment,
+  tooManySockets,
   VIEWER_CANNOT_WRITE,
   viewerOf,
 } from './subscriber';
@@ -97,14 +104,38 @@ export class ViewerShard extends DurableObject<Env> {
     for (const [ws] of this.ready()) sendQuietly(ws, frame);
   }
 
+  /**
+   * A change of access: closes or re-roles this shard's sockets it concerns and reports the
+   * viewers left to the session. Returns how many sockets of the revoked person remain.
+   */
+  async revoke(change: Revocation): Promise<number> {
+    const sockets = this.ctx.getWebSockets('subscriber');
+    const first = sockets[0]?.deserializeAttachment() as SubscriberAttachment | undefined;
+    const { closed, remaining } = applyRevocation(
+      sockets,
+      () => 'subscriber',
+      first?.projectId,
+      change,
+    );
+    for (const ws of closed) this.fanout.forget(ws);
+    // Their close handlers count them as closed when the peers answer; presence drops them now.
+    if (closed.length > 0) await this.reportViewers(closed[0]!, closed);
+    return remaining;
+  }
+
   // --- sockets ---
 
   override async fetch(request: Request): Promise<Response> {
     const sessionId = request.headers.get(SESSION_HEADER);
     const principal = request.headers.get(PRINCIPAL_HEADER);
     const shardIndex = Number(request.headers.get(SHARD_INDEX_HEADER));
-    if (!sessionId || !principal || !Number.isInteger(shardIndex)) {
+    const access = accessFromHeaders(request.headers);
+    if (!sessionId || !principal || !access || !Number.isInteger(shardIndex)) {
       return new Response('missing routing headers', { status: 400 });
+    }
+    const subscribers = this.ctx.getWebSockets('subscriber');
+    if (socketsOf(subscribers, access.id) >= MAX_SOCKETS_PER_PRINCIPAL) {
+      return tooManySockets(MAX_SOCKETS_PER_PRINCIPAL);
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -113,7 +144,9 @@ export class ViewerShard extends DurableObject<Env> {
       displayName: request.headers.get(NAME_HEADER),
       role: request.headers.get(ROLE_HEADER),
       sessionId,
+      projectId: request.headers.get(PROJECT_HEADER) ?? undefined,
       shardIndex,
+      access,
     });
     this.ctx.acceptWebSocket(server, ['subscriber']);
     server.serializeAttachment(attachment);
@@ -156,13 +189,24 @@ export class ViewerShard extends DurableObject<Env> {
   ): Promise<void> {
     const session = this.session(ws);
     switch (frame.type) {
-      case 'hello':
-        await this.enqueue(() => this.catchUp(ws, frame.lastSeq));
-        if (!attachment.ready) {
-          ws.serializeAttachment({ ...attachment, ready: true });
-          await this.reportViewers(ws);
+      case 'hello': {
+        const budget = mayCatchUp(attachment.catchUpBudget, Date.now());
+        if (!budget.allowed) {
+          sendError(ws, 'rate-limited', budgetRefusal(budget.budget), false);
+          return;
         }
+        let sent = 0;
+        await this.enqueue(async () => {
+          sent = await this.catchUp(ws, frame.lastSeq);
+        });
+        ws.serializeAttachment({
+          ...attachment,
+          ready: true,
+          catchUpBudget: spend(budget.budget, sent),
+        });
+        if (!attachment.ready) await this.reportViewers(ws);
         return;
+      }
       case 'ack':
         this.fanout.ack(ws, frame.seq);
         return;
@@ -175,6 +219,12 @@ export class ViewerShard extends DurableObject<Env> {
           sendError(ws, 'forbidden', VIEWER_CANNOT_WRITE, false);
           return;
         }
+        const allowed =
+          attachment.projectId !== undefined &&
+          (await recheckWrite(this.env.DB, attachment.projectId, ws, attachment, (message) =>
+            sendError(ws, 'forbidden', message, false),
+          ));
+        if (!allowed) return;
         if (frame.type === 'send') {
           await session.appendUserMessage(frame.clientMessageId, frame.text, attachment.principal);
           return;
@@ -193,10 +243,15 @@ export class ViewerShard extends DurableObject<Env> {
   /**
    * Same rules as the session's own catch-up, reading through the session's RPC. The session's
    * head may be past what was delivered here; the socket is caught up to the session's head and
-   * later deliveries skip what it already has.
+   * later deliveries skip what it already has. Returns how many characters it sent.
    */
-  private async catchUp(ws: WebSocket, lastSeq: number): Promise<void> {
+  private async catchUp(ws: WebSocket, lastSeq: number): Promise<number> {
     const session = this.session(ws);
+    let sent = 0;
+    const send = (frame: string) => {
+      sent += frame.length;
+      sendQuietly(ws, frame);
+    };
     const sessionId = (ws.deserializeAttachment() as SubscriberAttachment).sessionId!;
     const head = Math.max(this.headSeq, (await session.getHealth()).headSeq);
     // The first socket fixes where this shard's stream starts: deliveries continue from there.
@@ -216,9 +271,9 @@ export class ViewerShard extends DurableObject<Env> {
             false,
           );
         }
-        sendQuietly(ws, JSON.stringify({ type: 'snapshot', seq, state }));
+        send(JSON.stringify({ type: 'snapshot', seq, state }));
         this.fanout.markSent(ws, seq);
-        return;
+        return sent;
       }
       case 'events': {
         let after = plan.after;
@@ -229,7 +284,7 @@ export class ViewerShard extends DurableObject<Env> {
             Math.min(head, after + REPLAY_ROUND_EVENTS),
           );
           if (events.length === 0) break;
-          for (const frame of eventFrames(events)) sendQuietly(ws, frame);
+          for (const frame of eventFrames(events)) send(frame);
           after = events[events.length - 1]!.seq;
         }
         break;
@@ -240,6 +295,7 @@ export class ViewerShard extends DurableObject<Env> {
       }
     }
     this.fanout.markSent(ws, head);
+    return sent;
   }
 
   private start(headSeq: number): void {
@@ -295,18 +351,22 @@ export class ViewerShard extends DurableObject<Env> {
 
   private async onSocketGone(ws: WebSocket): Promise<void> {
     this.fanout.forget(ws);
-    await this.reportViewers(ws, ws, 1);
+    await this.reportViewers(ws, [ws], 1);
   }
 
   /**
    * Tells the session who watches through this shard (it merges and broadcasts presence) and how
    * many sockets closed (it counts sockets per shard: +1 when it hands one over, −1 here).
    */
-  private async reportViewers(anySocket: WebSocket, except?: WebSocket, closed = 0): Promise<void> {
+  private async reportViewers(
+    anySocket: WebSocket,
+    except: readonly WebSocket[] = [],
+    closed = 0,
+  ): Promise<void> {
     const attachment = anySocket.deserializeAttachment() as SubscriberAttachment | null;
     if (!attachment?.sessionId || attachment.shardIndex === undefined) return;
     const viewers = this.ready()
-      .filter(([ws]) => ws !== except)
+      .filter(([ws]) => !except.includes(ws))
       .map(([, a]) => viewerOf(a));
     await this.env.SESSIONS.getByName(attachment.sessionId).shardReport(
       attachment.shardIndex,
