@@ -7,5 +7,6 @@ export * from './limits';
 export * from './project';
 export * from './reducer';
 export * from './state';
+export * from './status';
 export * from './tool-output';
 export * from './traces';

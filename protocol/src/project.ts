@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { projectDeployment } from './artifacts';
-import { sessionStatus } from './events';
 import { errorFrame, permissionMode, viewer } from './frames';
+import { sessionStatus } from './status';
 
 /**
  * The project channel (`GET /api/projects/:id/ws`, DESIGN §3): every change to a project — its
