@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test';
 import { applyEvents, createSessionState, type SessionEvent } from '@kiln/protocol';
+import { sampleTurn } from '@kiln/protocol/testing';
 import { describe, expect, it, vi } from 'vitest';
 import {
   api,
@@ -13,7 +14,6 @@ import {
   stateOf,
   textDeltas,
 } from './helpers';
-import { sampleTurn } from './sample';
 
 /** A session with the sample turn committed; returns its id and the account. */
 async function sessionWithSample() {

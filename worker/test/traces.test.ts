@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test';
 import type { TracesPage } from '@kiln/protocol';
+import { sampleTurn } from '@kiln/protocol/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { api, connectProducer, leaseBuild, produce, seedAccount } from './helpers';
-import { sampleTurn } from './sample';
 
 /** A session with the sample turn committed and projected into D1. */
 async function projectedSession() {
