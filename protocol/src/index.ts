@@ -6,6 +6,7 @@ export * from './frames';
 export * from './limits';
 export * from './project';
 export * from './reducer';
+export * from './resume';
 export * from './state';
 export * from './status';
 export * from './tool-output';
