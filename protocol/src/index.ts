@@ -1,4 +1,3 @@
-export * from './ack';
 export * from './api';
 export * from './artifacts';
 export * from './events';
