@@ -47,7 +47,7 @@ describe('GET /api/sessions/:id/traces', () => {
     const glob = trace.spans.find((s) => s.id === 't3');
     expect(glob).toMatchObject({
       kind: 'tool-call',
-      name: 'Glob',
+      toolName: 'Glob',
       input: { pattern: '*' },
       output: 'no match',
       isError: true,
