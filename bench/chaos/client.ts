@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import {
   applyEvent,
   createSessionState,
-  SeqGapError,
+  parseFrame,
+  ResumeLink,
+  ResumingSubscriber,
   type SessionEvent,
   type SessionState,
+  sessionServerFrame,
 } from '@kiln/protocol';
 import WebSocket from 'ws';
 import { queryLocalD1 } from '../../scripts/dev-stack.ts';
@@ -29,27 +32,36 @@ export function stateHash(state: unknown): string {
 }
 
 /**
- * A subscriber that runs the shared reducer and always comes back: on any close it reconnects
- * and says `hello {lastSeq: its head}`; a gap makes it say hello again. Counts events it applied
- * and any event it was sent twice on one connection.
+ * A subscriber that runs the shared `ResumingSubscriber` and always comes back: on any close it
+ * reconnects and resumes from its head. Counts the events it was sent that it already had.
  */
 export class ChaosClient {
-  state: SessionState;
   ws: WebSocket | null = null;
   connections = 0;
-  duplicates = 0;
   private stopped = false;
-  private seenThisConnection = new Set<number>();
+  private readonly resume: ResumeLink<SessionEvent, SessionState>;
 
   constructor(
     private readonly stack: BenchStack,
     readonly sessionId: string,
   ) {
-    this.state = createSessionState(sessionId, stack.config.projectId);
+    const initial = createSessionState(sessionId, stack.config.projectId);
+    this.resume = new ResumeLink(new ResumingSubscriber(initial, applyEvent), (frame) =>
+      this.ws?.send(JSON.stringify(frame)),
+    );
+  }
+
+  get state(): SessionState {
+    return this.resume.subscriber.state;
   }
 
   get headSeq() {
     return this.state.headSeq;
+  }
+
+  /** Events the server sent that this client already had (the protocol promises none). */
+  get duplicates() {
+    return this.resume.subscriber.duplicates;
   }
 
   connect(): void {
@@ -59,11 +71,17 @@ export class ChaosClient {
       headers: { authorization: `Bearer ${this.stack.config.token}` },
     });
     this.ws = ws;
-    this.seenThisConnection = new Set();
-    ws.on('message', (data: Buffer) => this.onFrame(ws, JSON.parse(data.toString())));
+    this.resume.disconnected();
+    ws.on('message', (data: Buffer) => {
+      const parsed = parseFrame(sessionServerFrame, data.toString());
+      if (!parsed.ok) throw new Error(`chaos client: bad frame from the server: ${parsed.message}`);
+      if (this.ws === ws) this.resume.receive(parsed.frame);
+    });
     ws.on('error', () => undefined); // 'close' follows and reconnects
     ws.on('close', () => {
-      if (this.ws === ws) this.ws = null;
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.resume.disconnected();
       if (!this.stopped) setTimeout(() => this.connect(), 50 + Math.random() * 200);
     });
     this.connections++;
@@ -76,36 +94,8 @@ export class ChaosClient {
 
   stop(): void {
     this.stopped = true;
+    this.resume.stop();
     this.ws?.terminate();
-  }
-
-  private onFrame(
-    ws: WebSocket,
-    frame: { type: string; state?: SessionState; events?: SessionEvent[] },
-  ): void {
-    switch (frame.type) {
-      case 'ready':
-        ws.send(JSON.stringify({ type: 'hello', lastSeq: this.headSeq }));
-        return;
-      case 'snapshot':
-        this.state = frame.state!;
-        return;
-      case 'events':
-        for (const event of frame.events!) {
-          if (this.seenThisConnection.has(event.seq)) this.duplicates++;
-          this.seenThisConnection.add(event.seq);
-          try {
-            this.state = applyEvent(this.state, event);
-          } catch (error) {
-            if (!(error instanceof SeqGapError)) throw error;
-            ws.send(JSON.stringify({ type: 'hello', lastSeq: this.headSeq }));
-            return;
-          }
-        }
-        return;
-      default:
-        return;
-    }
   }
 
   /** Resolves when the client's head reaches `seq`. */

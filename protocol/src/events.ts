@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { finishedTurnStatus, previewStatus, sessionStatus, todoStatus } from './status';
 
 /**
  * Session events: the ordered, immutable log of one generation session (DESIGN §3).
@@ -10,28 +11,12 @@ const id = z.string().min(1).max(200);
 /** A JSON value (tool inputs, outputs, checkpoint state). */
 export const jsonValue: z.ZodType<unknown> = z.unknown();
 
-export const todoStatus = z.enum(['pending', 'in_progress', 'completed']);
-export type TodoStatus = z.infer<typeof todoStatus>;
-
 export const todo = z.object({
   content: z.string(),
   activeForm: z.string(),
   status: todoStatus,
 });
 export type Todo = z.infer<typeof todo>;
-
-export const turnStatus = z.enum(['completed', 'failed', 'interrupted']);
-export type TurnStatus = z.infer<typeof turnStatus>;
-
-export const sessionStatus = z.enum([
-  'queued',
-  'active',
-  'idle',
-  'completed',
-  'failed',
-  'interrupted',
-]);
-export type SessionStatus = z.infer<typeof sessionStatus>;
 
 /** Appended by the worker when a person sends a prompt. */
 export const userMessageEvent = z.object({
@@ -134,8 +119,6 @@ export const diagnosticsEvent = z.object({
   errors: z.array(diagnostic),
 });
 
-export const previewStatus = z.enum(['starting', 'ready', 'error', 'stopped']);
-
 /**
  * Where the turn's built output can be seen. After an upload (PROTOCOL.md §10) `url` is Kiln's
  * preview of the stored `version` on the apps origin; without `version` it is a server the runner
@@ -167,7 +150,7 @@ export const checkpointEvent = z.object({
 export const turnFinishedEvent = z.object({
   type: z.literal('turn-finished'),
   turnId: id,
-  status: turnStatus,
+  status: finishedTurnStatus,
   error: z.string().optional(),
   durationMs: z.number().nonnegative(),
 });

@@ -1,4 +1,3 @@
-export * from './ack';
 export * from './api';
 export * from './artifacts';
 export * from './events';
@@ -6,6 +5,8 @@ export * from './frames';
 export * from './limits';
 export * from './project';
 export * from './reducer';
+export * from './resume';
 export * from './state';
+export * from './status';
 export * from './tool-output';
 export * from './traces';

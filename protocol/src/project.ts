@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { projectDeployment } from './artifacts';
-import { sessionStatus } from './events';
 import { errorFrame, permissionMode, viewer } from './frames';
 import { MAX_MESSAGE_CHARS } from './limits';
+import { SeqGapError } from './reducer';
+import { sessionStatus } from './status';
 
 /**
  * The project channel (`GET /api/projects/:id/ws`, DESIGN §3): every change to a project — its
@@ -97,12 +98,12 @@ export function createProjectState(projectId: string): ProjectState {
 
 /**
  * The one definition of what a project event does. Ignores events at or below `headSeq`; throws
- * `SeqGapError`-like `Error` on a gap so the client resyncs with `hello`.
+ * `SeqGapError` on a gap (`ResumingSubscriber` checks seqs first and resyncs with `hello`).
  */
 export function applyProjectEvent(state: ProjectState, event: ProjectEvent): ProjectState {
   if (event.seq <= state.headSeq) return state;
   if (event.seq !== state.headSeq + 1) {
-    throw new ProjectSeqGapError(state.headSeq, event.seq);
+    throw new SeqGapError(state.headSeq + 1, event.seq);
   }
   const next = { ...state, headSeq: event.seq };
   switch (event.type) {
@@ -135,17 +136,6 @@ export function applyProjectEvent(state: ProjectState, event: ProjectEvent): Pro
       const unknown: never = event;
       throw new Error(`unhandled project event ${JSON.stringify(unknown)}`);
     }
-  }
-}
-
-/** A project event arrived past `headSeq + 1`: the client lacks some; it sends `hello` again. */
-export class ProjectSeqGapError extends Error {
-  override name = 'ProjectSeqGapError';
-  constructor(
-    readonly headSeq: number,
-    readonly seq: number,
-  ) {
-    super(`project event ${seq} follows ${headSeq}: a gap`);
   }
 }
 

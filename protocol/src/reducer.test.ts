@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { EventBody, SessionEvent } from './events';
+import type { EventBody } from './events';
 import { TOOL_OUTPUT_LIMIT_BYTES } from './limits';
 import { applyEvent, applyEvents, createSessionState, SeqGapError } from './reducer';
+import { committed as commit } from './testing';
 import { capToolOutput, jsonByteLength } from './tool-output';
-
-/** Gives bodies consecutive seqs from 1 and a commit time of 1000 + seq. */
-function commit(bodies: EventBody[]): SessionEvent[] {
-  return bodies.map((body, i) => ({ ...body, seq: i + 1, at: 1000 + i + 1 }) as SessionEvent);
-}
 
 const todos = (statuses: ('pending' | 'in_progress' | 'completed')[]) =>
   statuses.map((status, i) => ({ content: `Todo ${i}`, activeForm: `Doing ${i}`, status }));
@@ -79,7 +75,8 @@ describe('applyEvent', () => {
         output: 'boom',
         isError: true,
         status: 'done',
-        durationMs: 2,
+        // Measured from commit times: two events, committed 1 s apart each (`committed`).
+        durationMs: 2000,
       },
       {
         toolCallId: 'y',

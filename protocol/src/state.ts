@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { diagnostic, jsonValue, previewStatus, sessionStatus, todo } from './events';
+import { diagnostic, jsonValue, todo } from './events';
+import { messageStatus, previewStatus, sessionStatus, toolCallStatus, turnStatus } from './status';
 
 /** The session state the reducer builds from the log (DESIGN §3). */
 
 export const turnState = z.object({
   turnId: z.string(),
-  status: z.enum(['running', 'completed', 'failed', 'interrupted']),
+  status: turnStatus,
   agent: z.string(),
   model: z.string(),
   buildId: z.string(),
@@ -25,7 +26,7 @@ export const messageState = z.object({
   text: z.string(),
   reasoning: z.string(),
   turnId: z.string().optional(),
-  status: z.enum(['streaming', 'done']),
+  status: messageStatus,
   /** Seq of the event that created it (for timeline navigation). */
   seq: z.number(),
   at: z.number(),
@@ -41,7 +42,7 @@ export const toolCallState = z.object({
   output: jsonValue.optional(),
   isError: z.boolean(),
   truncated: z.boolean(),
-  status: z.enum(['running', 'done', 'abandoned']),
+  status: toolCallStatus,
   /** Index into `todos` of the main agent's in-progress todo when the call started. */
   todoIndex: z.number().int().optional(),
   parentToolCallId: z.string().optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { usageTotals } from './state';
+import { toolCallStatus } from './status';
 
 /**
  * `GET /api/sessions/:id/traces?cursor=&limit=` — a session's trace, read from D1's projections
@@ -29,16 +30,16 @@ export const traceSpan = z.discriminatedUnion('kind', [
     id: z.string(),
     turnId: z.string().nullable(),
     seq: z.number().int(),
-    name: z.string(),
+    toolName: z.string(),
     input: z.unknown(),
     output: z.unknown().optional(),
     isError: z.boolean(),
     truncated: z.boolean(),
-    status: z.string(),
+    status: toolCallStatus,
     todoIndex: z.number().int().nullable(),
     parentToolCallId: z.string().nullable(),
     startedAt: z.number(),
-    endedAt: z.number().nullable(),
+    finishedAt: z.number().nullable(),
     durationMs: z.number().nullable(),
   }),
 ]);
@@ -49,7 +50,7 @@ export const traceTurn = z.object({
   turnId: z.string(),
   firstSeq: z.number().int(),
   startedAt: z.number(),
-  endedAt: z.number(),
+  finishedAt: z.number(),
   steps: z.number().int(),
   toolCalls: z.number().int(),
   errors: z.number().int(),
@@ -67,7 +68,7 @@ export const tracesPage = z.object({
     headSeq: z.number().int(),
     createdAt: z.number(),
     startedAt: z.number().nullable(),
-    endedAt: z.number().nullable(),
+    finishedAt: z.number().nullable(),
     totalTokens: z.number(),
     costUsd: z.number(),
   }),

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test';
 import { applyEvents, createSessionState, type SessionEvent } from '@kiln/protocol';
+import { sampleTurn } from '@kiln/protocol/testing';
 import { describe, expect, it, vi } from 'vitest';
 import {
   api,
@@ -13,7 +14,6 @@ import {
   stateOf,
   textDeltas,
 } from './helpers';
-import { sampleTurn } from './sample';
 
 /** A session with the sample turn committed; returns its id and the account. */
 async function sessionWithSample() {
@@ -309,14 +309,15 @@ describe('D1 write-through', () => {
       state.todos.map((t, idx) => ({ idx, content: t.content, status: t.status })),
     );
     const calls = await env.DB.prepare(
-      'SELECT tool_call_id, name, status, is_error, todo_index, parent_tool_call_id, output FROM generation_tool_calls WHERE session_id = ? ORDER BY seq',
+      'SELECT tool_call_id, tool_name, status, finished_at, is_error, todo_index, parent_tool_call_id, output FROM generation_tool_calls WHERE session_id = ? ORDER BY seq',
     )
       .bind(sessionId)
       .all();
     expect(calls.results).toEqual(
       state.toolCalls.map((t) => ({
         tool_call_id: t.toolCallId,
-        name: t.toolName,
+        tool_name: t.toolName,
+        finished_at: t.finishedAt ?? null,
         status: t.status,
         is_error: t.isError ? 1 : 0,
         todo_index: t.todoIndex ?? null,

@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:test';
 import type { TracesPage } from '@kiln/protocol';
+import { sampleTurn } from '@kiln/protocol/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { api, connectProducer, leaseBuild, produce, seedAccount } from './helpers';
-import { sampleTurn } from './sample';
 
 /** A session with the sample turn committed and projected into D1. */
 async function projectedSession() {
@@ -47,7 +47,7 @@ describe('GET /api/sessions/:id/traces', () => {
     const glob = trace.spans.find((s) => s.id === 't3');
     expect(glob).toMatchObject({
       kind: 'tool-call',
-      name: 'Glob',
+      toolName: 'Glob',
       input: { pattern: '*' },
       output: 'no match',
       isError: true,

@@ -1,10 +1,6 @@
 import { readFileSync } from 'node:fs';
-import {
-  applyEvents,
-  createSessionState,
-  type RunnerEventBody,
-  type SessionState,
-} from '@kiln/protocol';
+import type { RunnerEventBody, SessionState } from '@kiln/protocol';
+import { stateFrom } from '@kiln/protocol/testing';
 import type { RecordedLine } from './recording';
 import { parseRecording } from './recording';
 
@@ -21,10 +17,9 @@ export function readFixture(name: string): RecordedLine[] {
   return parseRecording(readFileSync(new URL(name, RECORDED_DIR), 'utf8')).lines;
 }
 
-/** Gives bodies the envelope the SessionDO would (seq 1…n, `at` one ms apart) and reduces them. */
+/** Gives bodies the envelope the SessionDO would and reduces them. */
 export function reduceBodies(bodies: readonly RunnerEventBody[]): SessionState {
-  const events = bodies.map((body, i) => ({ ...body, seq: i + 1, at: 1_000 + i }));
-  return applyEvents(createSessionState('session-1', 'project-1'), events);
+  return stateFrom(bodies, 'session-1', 'project-1');
 }
 
 /** The events of one type, typed. */

@@ -1,14 +1,8 @@
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  applyEvents,
-  createSessionState,
-  type RunnerEventBody,
-  runnerEventBody,
-  type SessionEvent,
-  type SessionState,
-} from '@kiln/protocol';
+import { type RunnerEventBody, runnerEventBody, type SessionState } from '@kiln/protocol';
+import { stateFrom } from '@kiln/protocol/testing';
 import type { Agent, TurnContext } from './agent';
 
 /** A turn run in a test, with everything it emitted. */
@@ -75,10 +69,7 @@ export async function runTurn(
       durationMs: performance.now() - started,
     },
   ];
-  const committed = bodies.map(
-    (body, i) => ({ ...body, seq: i + 1, at: 1000 + i }) as SessionEvent,
-  );
-  const state = applyEvents(createSessionState(ctx.sessionId, ctx.projectId), committed);
+  const state = stateFrom(bodies, ctx.sessionId, ctx.projectId);
   if (error)
     throw Object.assign(error instanceof Error ? error : new Error(String(error)), {
       run: { events, state },

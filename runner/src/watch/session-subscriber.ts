@@ -1,10 +1,10 @@
 import {
-  AckScheduler,
   applyEvent,
   createSessionState,
   PING_FRAME,
   parseFrame,
-  SeqGapError,
+  ResumeLink,
+  ResumingSubscriber,
   type SessionEvent,
   type SessionServerFrame,
   type SessionState,
@@ -31,15 +31,13 @@ export interface SessionSubscriberOptions {
 }
 
 /**
- * Follows a session over its subscriber socket: `hello {lastSeq}` after each `ready`, snapshots
- * and event batches applied with the protocol reducer, `hello` again on a seq gap, and reconnects
+ * Follows a session over its subscriber socket, resuming with the shared `ResumingSubscriber`
+ * (`hello {lastSeq}` after each `ready`, `hello` again on a seq gap, acks), and reconnects
  * (jittered backoff) that resume from the last seq it holds.
  */
 export class SessionSubscriber {
-  private state: SessionState | null = null;
-  private headAtReady = 0;
-  /** Flow control: tells the server how far this client has applied (PROTOCOL.md §2). */
-  private acks: AckScheduler | undefined;
+  /** Resume state across connections; `send` goes to the socket of the moment. */
+  private readonly resume: ResumeLink<SessionEvent, SessionState>;
   private closed = false;
   private failure: Error | null = null;
   private readonly abort = new AbortController();
@@ -49,14 +47,14 @@ export class SessionSubscriber {
   private settle!: { resolve: () => void; reject: (error: Error) => void };
 
   constructor(private readonly options: SessionSubscriberOptions) {
+    // projectId is not on the wire before a snapshot; the reducer does not need it.
+    const empty = createSessionState(options.sessionId, '');
+    this.resume = new ResumeLink(new ResumingSubscriber(empty, applyEvent), (frame) => {
+      if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+    });
     this.done = new Promise((resolve, reject) => {
       this.settle = { resolve, reject };
     });
-  }
-
-  /** The state as last applied (null before the first snapshot or event). */
-  get current(): SessionState | null {
-    return this.state;
   }
 
   start(): void {
@@ -68,7 +66,7 @@ export class SessionSubscriber {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.acks?.stop();
+    this.resume.stop();
     this.abort.abort();
     this.socket?.close(1000);
     this.settle.resolve();
@@ -98,7 +96,8 @@ export class SessionSubscriber {
         this.options.onNotice?.(`ignored a bad frame from the server: ${parsed.message}`);
         return;
       }
-      if (!this.closed) this.onFrame(socket, parsed.frame);
+      this.socket = socket; // the resume link sends through the socket of the moment
+      if (!this.closed) this.onFrame(parsed.frame);
     });
     if (this.closed) {
       ws.close(1000);
@@ -109,7 +108,10 @@ export class SessionSubscriber {
       if (ws.readyState === WebSocket.OPEN) ws.send(PING_FRAME);
     }, this.options.pingIntervalMs ?? 15_000);
     ping.unref();
-    ws.on('close', () => clearInterval(ping));
+    ws.on('close', () => {
+      clearInterval(ping);
+      if (this.socket === ws) this.resume.disconnected();
+    });
     ws.on('error', (error) => {
       // 'close' follows every 'error'; reconnecting happens there.
       this.options.onNotice?.(`session socket error: ${error.message}`);
@@ -117,69 +119,23 @@ export class SessionSubscriber {
     return ws;
   }
 
-  private onFrame(ws: WebSocket, frame: SessionServerFrame): void {
-    switch (frame.type) {
-      case 'ready':
-        this.headAtReady = frame.headSeq;
-        this.hello(ws);
-        if (frame.headSeq === 0) this.publish(this.state ?? this.empty());
-        return;
-      case 'snapshot':
-        this.publish(frame.state);
-        return;
-      case 'events':
-        this.onEvents(ws, frame.events);
-        return;
-      case 'error': {
-        const error = new ServerError(`session error: ${frame.message}`, 0, frame.code);
-        if (error.permanent) this.fail(error);
-        else this.options.onNotice?.(error.message);
-        return;
-      }
-      case 'presence':
-      case 'pong':
-        return;
+  private onFrame(frame: SessionServerFrame): void {
+    if (frame.type === 'error') {
+      const error = new ServerError(`session error: ${frame.message}`, 0, frame.code);
+      if (error.permanent) this.fail(error);
+      else this.options.onNotice?.(error.message);
     }
-  }
-
-  private onEvents(ws: WebSocket, events: readonly SessionEvent[]): void {
-    let state = this.state ?? this.empty();
-    try {
-      for (const event of events) state = applyEvent(state, event);
-    } catch (error) {
-      if (!(error instanceof SeqGapError)) throw error;
-      // Keep what applied, and ask again from there.
-      this.options.onNotice?.(`${error.message}; resyncing`);
-      this.publish(state);
-      this.hello(ws);
-      return;
+    const gaps = this.resume.subscriber.gaps;
+    const step = this.resume.receive(frame);
+    if (step.incompatible) this.fail(new Error(step.incompatible));
+    if (this.resume.subscriber.gaps > gaps) this.options.onNotice?.('seq gap; resyncing');
+    if (step.changed || step.caughtUp) {
+      this.options.onState(step.state, this.resume.subscriber.caughtUp);
     }
-    this.publish(state);
-  }
-
-  private hello(ws: WebSocket): void {
-    const lastSeq = this.state?.headSeq ?? 0;
-    ws.send(JSON.stringify({ type: 'hello', lastSeq }));
-    this.acks?.stop();
-    this.acks = new AckScheduler((seq) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', seq }));
-    });
-    this.acks.reset(lastSeq);
-  }
-
-  private publish(state: SessionState): void {
-    this.state = state;
-    this.acks?.applied(state.headSeq);
-    this.options.onState(state, state.headSeq >= this.headAtReady);
-  }
-
-  private empty(): SessionState {
-    // projectId is not on the wire before a snapshot; the reducer does not need it.
-    return createSessionState(this.options.sessionId, '');
   }
 
   private fail(error: Error): void {
-    this.acks?.stop();
+    this.resume.stop();
     if (this.failure || this.closed) return;
     this.failure = error;
     this.abort.abort();

@@ -5,6 +5,8 @@ import {
   type ProjectState,
   parseFrame,
   projectServerFrame,
+  ResumeLink,
+  ResumingSubscriber,
   type Viewer,
 } from '@kiln/protocol';
 import { useEffect, useState } from 'react';
@@ -18,8 +20,9 @@ export interface ProjectChannel {
 }
 
 /**
- * Follows a project's channel: `hello {lastSeq}` after every `ready` (resume), events through the
- * shared project reducer, a gap or a snapshot handled as PROTOCOL §8 says.
+ * Follows a project's channel with the shared `ResumingSubscriber` (PROTOCOL.md §8): `hello
+ * {lastSeq}` after every `ready`, events through the project reducer, `hello` again on a seq gap
+ * only (a reducer error is a bug and surfaces), snapshots taken whole.
  */
 export function useProjectChannel(projectId: string, enabled = true): ProjectChannel {
   const [channel, setChannel] = useState<ProjectChannel>(() => ({
@@ -30,39 +33,29 @@ export function useProjectChannel(projectId: string, enabled = true): ProjectCha
 
   useEffect(() => {
     if (!enabled) return;
-    let state = createProjectState(projectId);
     const protocol = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
     const url = `${protocol}//${window.location.host}/api/projects/${encodeURIComponent(projectId)}/ws`;
     const socket = new ReconnectingSocket(() => url);
-    socket.addEventListener('close', () => setChannel((c) => ({ ...c, connected: false })));
+    const resume = new ResumeLink(
+      new ResumingSubscriber(createProjectState(projectId), applyProjectEvent),
+      (frame) => socket.send(JSON.stringify(frame)),
+    );
+    socket.addEventListener('open', () => resume.disconnected());
+    socket.addEventListener('close', () => {
+      resume.disconnected();
+      setChannel((c) => ({ ...c, connected: false }));
+    });
     socket.addEventListener('message', (event) => {
       const parsed = parseFrame(projectServerFrame, String(event.data));
       if (!parsed.ok) return; // a frame from a newer server: ignore rather than break the page
       const frame = parsed.frame;
-      switch (frame.type) {
-        case 'ready':
-          socket.send(JSON.stringify({ type: 'hello', lastSeq: state.headSeq }));
-          setChannel((c) => ({ ...c, connected: true }));
-          return;
-        case 'snapshot':
-          state = frame.state;
-          break;
-        case 'events':
-          try {
-            for (const e of frame.events) state = applyProjectEvent(state, e);
-          } catch {
-            // A gap: ask again from what we have.
-            socket.send(JSON.stringify({ type: 'hello', lastSeq: state.headSeq }));
-          }
-          break;
-        case 'presence':
-          setChannel((c) => ({ ...c, viewers: frame.viewers }));
-          return;
-        default:
-          return;
-      }
-      const next = state;
-      setChannel((c) => ({ ...c, state: next }));
+      if (frame.type === 'presence') setChannel((c) => ({ ...c, viewers: frame.viewers }));
+      const step = resume.receive(frame);
+      if (step.incompatible) {
+        console.warn(`kiln: project channel closed: ${step.incompatible}`);
+        socket.close();
+      } else if (frame.type === 'ready') setChannel((c) => ({ ...c, connected: true }));
+      if (step.changed) setChannel((c) => ({ ...c, state: step.state }));
     });
     const retry = () => socket.reconnect();
     const visible = () => {
@@ -73,6 +66,7 @@ export function useProjectChannel(projectId: string, enabled = true): ProjectCha
     return () => {
       window.removeEventListener('online', retry);
       document.removeEventListener('visibilitychange', visible);
+      resume.stop();
       socket.close();
     };
   }, [projectId, enabled]);

@@ -1,9 +1,9 @@
 import type { EventBody, SessionEvent, SessionState } from '@kiln/protocol';
+import { committed, sampleBodies } from '@kiln/protocol/testing';
 import { act, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { backoffDelay } from '../lib/backoff';
-import { committed, sampleBodies } from '../test/events';
 import { replayTo, SessionHistory } from './history';
 import { SessionView } from './session-view';
 import type { SessionSocket } from './socket';

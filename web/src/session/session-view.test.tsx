@@ -1,8 +1,8 @@
 import type { EventBody, SessionServerFrame, SessionState } from '@kiln/protocol';
+import { committed, sampleBodies, stateFrom } from '@kiln/protocol/testing';
 import { act, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { committed, sampleBodies, stateFrom } from '../test/events';
 import { SessionView } from './session-view';
 import type { SessionSocket } from './socket';
 import { SessionStore } from './store';

@@ -1,8 +1,8 @@
 import { ReconnectingSocket } from '../lib/reconnecting-socket';
 
 /**
- * The part of a reconnecting WebSocket the session store uses. partysocket's `WebSocket` fits it;
- * tests pass a fake.
+ * The part of a reconnecting WebSocket the session store uses. `ReconnectingSocket`
+ * (lib/reconnecting-socket.ts) fits it; tests pass a fake.
  */
 export interface SessionSocket {
   send(data: string): void;

@@ -1,7 +1,7 @@
 import type { ClientFrame, EventBody, SessionServerFrame } from '@kiln/protocol';
 import { PING_FRAME } from '@kiln/protocol';
+import { committed, stateFrom } from '@kiln/protocol/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { committed, stateFrom } from '../test/events';
 import type { SessionSocket } from './socket';
 import { SessionStore } from './store';
 

@@ -1,13 +1,12 @@
 import {
-  AckScheduler,
   applyEvent,
   type ClientFrame,
   createSessionState,
   type ErrorFrame,
   PING_FRAME,
-  PROTOCOL_VERSION,
   parseFrame,
-  SeqGapError,
+  ResumeLink,
+  ResumingSubscriber,
   type SessionEvent,
   type SessionServerFrame,
   type SessionState,
@@ -25,9 +24,9 @@ import {
  * A small external store per session (STYLE.md, React): fed by the session socket and the shared
  * reducer, read by components with `useSyncExternalStore` and selectors.
  *
- * Resume: every (re)open waits for `ready`, then sends `hello {lastSeq: headSeq}`; the server
- * answers with the missing events or a snapshot. Events at or below `headSeq` are ignored by the
- * reducer, so nothing is applied twice; a seq gap sends `hello` again.
+ * Resume is the shared `ResumingSubscriber` (PROTOCOL.md §2): every (re)open waits for `ready`,
+ * then says `hello {lastSeq: headSeq}`; events at or below `headSeq` are skipped, a seq gap says
+ * `hello` again, acks go out as the protocol asks.
  */
 
 /**
@@ -61,7 +60,7 @@ export interface SessionStoreOptions {
   sessionId: string;
   /** State to start from (e.g. from `GET /api/sessions/:id/state`); the socket resumes after it. */
   initialState?: SessionState;
-  /** Defaults to a partysocket WebSocket on the current origin. */
+  /** Defaults to a `ReconnectingSocket` on the current origin. */
   createSocket?: SocketFactory;
   url?: () => string;
   /** Interval of the application ping, ms (default 20 s). */
@@ -76,12 +75,8 @@ export class SessionStore {
   private snapshot: SessionSnapshot;
   private readonly listeners = new Set<() => void>();
   private socket: SessionSocket | null = null;
-  /** True between an open and its `ready`: the server accepts nothing else then. */
-  private awaitingReady = true;
-  /** `lastSeq` of the last `hello` on this connection: a gap at the same head is already asked for. */
-  private helloSeq = -1;
-  /** Flow control: tells the server how far this tab has applied (PROTOCOL.md §2). */
-  private readonly acks = new AckScheduler((seq) => this.sendFrame({ type: 'ack', seq }));
+  /** Resume and flow control (hello, gaps, acks); its state is `snapshot.state`. */
+  private readonly resume: ResumeLink<SessionEvent, SessionState>;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private warnedInvalid = false;
   /** Pending prompts delivered over HTTP: shown, never sent on the socket. */
@@ -91,8 +86,12 @@ export class SessionStore {
 
   constructor(options: SessionStoreOptions) {
     this.options = options;
+    const state = options.initialState ?? createSessionState(options.sessionId, '');
+    this.resume = new ResumeLink(new ResumingSubscriber(state, applyEvent), (frame) =>
+      this.sendFrame(frame),
+    );
     this.snapshot = {
-      state: options.initialState ?? createSessionState(options.sessionId, ''),
+      state,
       connection: 'static',
       error: null,
       viewerId: null,
@@ -127,7 +126,7 @@ export class SessionStore {
       if (!this.disposed && this.snapshot.connection !== 'offline') this.update({ retryAt: at });
     });
     this.pingTimer = setInterval(() => {
-      if (!this.awaitingReady) this.socket?.send(PING_FRAME);
+      if (this.resume.subscriber.ready) this.socket?.send(PING_FRAME);
     }, this.options.pingIntervalMs ?? 20_000);
   }
 
@@ -160,7 +159,7 @@ export class SessionStore {
    */
   send(clientMessageId: string, text: string): void {
     this.update({ pendingSends: [...this.snapshot.pendingSends, { clientMessageId, text }] });
-    if (!this.awaitingReady) this.sendFrame({ type: 'send', clientMessageId, text });
+    if (this.resume.subscriber.ready) this.sendFrame({ type: 'send', clientMessageId, text });
   }
 
   /**
@@ -182,14 +181,14 @@ export class SessionStore {
 
   /** Asks the running turn to stop. Dropped when not connected: an interrupt must not linger. */
   interrupt(): void {
-    if (!this.awaitingReady) this.sendFrame({ type: 'interrupt' });
+    if (this.resume.subscriber.ready) this.sendFrame({ type: 'interrupt' });
   }
 
   /** Closes the socket and stops every timer. */
   dispose(): void {
     this.disposed = true;
     clearInterval(this.pingTimer);
-    this.acks.stop();
+    this.resume.disconnected();
     this.socket?.close(1000, 'done');
     this.socket = null;
     this.update({ connection: 'offline' });
@@ -200,12 +199,11 @@ export class SessionStore {
 
   private onOpen(): void {
     // Nothing may be sent before `ready`; the `hello` goes out when it arrives.
-    this.awaitingReady = true;
-    this.helloSeq = -1;
+    this.resume.disconnected();
   }
 
   private onClose(): void {
-    this.awaitingReady = true;
+    this.resume.disconnected();
     if (this.disposed || this.snapshot.connection === 'offline') return;
     // Lost, or the first attempt failed: the socket is backing off before the next try.
     const wasLive = this.snapshot.connection === 'live';
@@ -227,16 +225,15 @@ export class SessionStore {
   private handleFrame(frame: SessionServerFrame): void {
     switch (frame.type) {
       case 'ready': {
-        if (frame.protocolVersion !== PROTOCOL_VERSION) {
+        const step = this.resume.receive(frame);
+        if (step.incompatible) {
           this.stop({
             code: 'bad-frame',
-            message: `The server speaks protocol ${frame.protocolVersion}; this page speaks ${PROTOCOL_VERSION}. Reload the page.`,
+            message: `${step.incompatible} Reload the page.`,
             fatal: true,
           });
           return;
         }
-        this.awaitingReady = false;
-        this.sendHello();
         for (const pending of this.snapshot.pendingSends) {
           if (!this.tracked.has(pending.clientMessageId))
             this.sendFrame({ type: 'send', ...pending });
@@ -249,18 +246,17 @@ export class SessionStore {
         });
         return;
       }
-      case 'snapshot': {
-        this.update({ state: frame.state, pendingSends: this.unseenSends(frame.state) });
-        this.acks.applied(frame.state.headSeq);
+      case 'snapshot':
+      case 'events': {
+        const { changed, state } = this.resume.receive(frame);
+        if (changed) this.update({ state, pendingSends: this.unseenSends(state) });
         return;
       }
-      case 'events':
-        this.applyBatch(frame.events);
-        return;
       case 'presence':
         this.update({ viewers: frame.viewers });
         return;
       case 'error': {
+        this.resume.receive(frame);
         const error = { code: frame.code, message: frame.message, fatal: frame.fatal };
         if (frame.fatal && TERMINAL_CODES.has(frame.code)) this.stop(error);
         else this.update({ error });
@@ -275,32 +271,7 @@ export class SessionStore {
     }
   }
 
-  private applyBatch(events: readonly SessionEvent[]): void {
-    const before = this.snapshot.state;
-    let state = before;
-    let gap = false;
-    for (const event of events) {
-      try {
-        state = applyEvent(state, event);
-      } catch (error) {
-        if (!(error instanceof SeqGapError)) throw error;
-        gap = true;
-        break;
-      }
-    }
-    if (state !== before) this.update({ state, pendingSends: this.unseenSends(state) });
-    this.acks.applied(state.headSeq);
-    // Batches racing the answer to a `hello` gap at the same head: that answer will fill it.
-    if (gap && state.headSeq !== this.helloSeq) this.sendHello();
-  }
-
   // --- helpers ---
-
-  private sendHello(): void {
-    this.helloSeq = this.snapshot.state.headSeq;
-    this.acks.reset(this.helloSeq);
-    this.sendFrame({ type: 'hello', lastSeq: this.helloSeq });
-  }
 
   private sendFrame(frame: ClientFrame): void {
     this.socket?.send(JSON.stringify(frame));
@@ -309,10 +280,9 @@ export class SessionStore {
   /** Stops for good after an error no reconnect can fix. */
   private stop(error: SessionSnapshot['error']): void {
     clearInterval(this.pingTimer);
-    this.acks.stop();
+    this.resume.disconnected();
     this.socket?.close(1000, 'stopped');
     this.socket = null;
-    this.awaitingReady = true;
     this.update({ connection: 'offline', error });
   }
 

@@ -43,7 +43,7 @@ export function buildTraceModel(pages: readonly TracesPage[], now: number): Trac
 
   const endOf = (span: TraceSpan, next: TraceSpan | undefined, turnEnd: number): number => {
     if (span.kind === 'tool-call') {
-      if (span.endedAt !== null) return span.endedAt;
+      if (span.finishedAt !== null) return span.finishedAt;
       return span.status === 'running' ? now : turnEnd;
     }
     return Math.max(span.startedAt, next?.startedAt ?? turnEnd);
@@ -64,8 +64,8 @@ export function buildTraceModel(pages: readonly TracesPage[], now: number): Trac
   const lanes: TraceLane[] = turns.map((turn, i) => {
     const own = spans.filter((s) => s.turnId === turn.turnId);
     const turnEnd = Math.max(
-      turn.endedAt,
-      ...own.map((s) => (s.kind === 'tool-call' ? (s.endedAt ?? now) : s.startedAt)),
+      turn.finishedAt,
+      ...own.map((s) => (s.kind === 'tool-call' ? (s.finishedAt ?? now) : s.startedAt)),
     );
     const steps = own.filter((s) => s.kind === 'step');
     const bars = own.map((span): TraceBar => {
@@ -77,7 +77,7 @@ export function buildTraceModel(pages: readonly TracesPage[], now: number): Trac
         offset: span.startedAt - start,
         duration: Math.max(0, spanEnd - span.startedAt),
         depth: depthOf(span, byId),
-        label: span.kind === 'step' ? 'Agent step' : span.name,
+        label: span.kind === 'step' ? 'Agent step' : span.toolName,
       };
     });
     end = Math.max(end, turnEnd);

@@ -263,7 +263,7 @@ function SpanDetail({ span, onClose }: { span: TraceSpan; onClose: () => void })
   return (
     <section className="panel span-detail" aria-labelledby="span-heading" data-testid="span-detail">
       <header className="panel-header">
-        <h2 id="span-heading">{span.kind === 'step' ? 'Agent step' : span.name}</h2>
+        <h2 id="span-heading">{span.kind === 'step' ? 'Agent step' : span.toolName}</h2>
         <button type="button" className="button button-small button-ghost" onClick={onClose}>
           Close
         </button>

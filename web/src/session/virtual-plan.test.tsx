@@ -1,7 +1,7 @@
 import type { EventBody } from '@kiln/protocol';
+import { sampleBodies, stateFrom } from '@kiln/protocol/testing';
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sampleBodies, stateFrom } from '../test/events';
 import { SessionStore } from './store';
 import { TodoPanel } from './todo-panel';
 import { SessionStoreContext } from './use-session';

@@ -1,3 +1,4 @@
+import type { ToolCallStatus } from '@kiln/protocol';
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
@@ -138,7 +139,7 @@ export const generationSessions = sqliteTable(
     archivedAt: integer('archived_at'),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
-    endedAt: integer('ended_at'),
+    finishedAt: integer('finished_at'),
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [index('sessions_project').on(t.projectId, t.createdAt)],
@@ -186,15 +187,15 @@ export const generationToolCalls = sqliteTable(
     turnId: text('turn_id'),
     todoIndex: integer('todo_index'),
     parentToolCallId: text('parent_tool_call_id'),
-    name: text('name').notNull(),
+    toolName: text('tool_name').notNull(),
     input: text('input').notNull(),
     output: text('output'),
     isError: integer('is_error', { mode: 'boolean' }).notNull(),
     truncated: integer('truncated', { mode: 'boolean' }).notNull(),
-    status: text('status').notNull(),
+    status: text('status').$type<ToolCallStatus>().notNull(),
     seq: integer('seq').notNull(),
     startedAt: integer('started_at').notNull(),
-    endedAt: integer('ended_at'),
+    finishedAt: integer('finished_at'),
     durationMs: integer('duration_ms'),
   },
   (t) => [
@@ -220,17 +221,6 @@ export const usage = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.model] })],
 );
-
-/** The latest agent checkpoint per session, handed to the next turn's build. */
-export const agentCheckpoints = sqliteTable('agent_checkpoints', {
-  sessionId: text('session_id')
-    .primaryKey()
-    .references(() => generationSessions.id, { onDelete: 'cascade' }),
-  turnId: text('turn_id').notNull(),
-  agent: text('agent').notNull(),
-  state: text('state').notNull(),
-  seq: integer('seq').notNull(),
-});
 
 /** Build leases: who may ingest into which session. */
 export const builds = sqliteTable(

@@ -1,4 +1,5 @@
 import {
+  type ToolCallStatus,
   TRACES_PAGE_DEFAULT,
   TRACES_PAGE_MAX,
   type TraceSpan,
@@ -59,15 +60,15 @@ export const traces = new Hono<AppEnv>().get(
       db
         .prepare(
           `SELECT turn_id, MIN(seq) AS first_seq, MIN(started_at) AS started_at,
-                  MAX(COALESCE(ended_at, started_at)) AS ended_at,
+                  MAX(COALESCE(finished_at, started_at)) AS finished_at,
                   SUM(kind = 'step') AS steps, SUM(kind = 'call') AS tool_calls,
                   SUM(is_error) AS errors
            FROM (
-             SELECT turn_id, seq, created_at AS started_at, NULL AS ended_at, 'step' AS kind,
+             SELECT turn_id, seq, created_at AS started_at, NULL AS finished_at, 'step' AS kind,
                     0 AS is_error
              FROM messages WHERE session_id = ?1 AND role = 'assistant' AND turn_id IS NOT NULL
              UNION ALL
-             SELECT turn_id, seq, started_at, ended_at, 'call', is_error
+             SELECT turn_id, seq, started_at, finished_at, 'call', is_error
              FROM generation_tool_calls WHERE session_id = ?1 AND turn_id IS NOT NULL
            )
            GROUP BY turn_id ORDER BY first_seq`,
@@ -106,7 +107,7 @@ export const traces = new Hono<AppEnv>().get(
         headSeq: session.head_seq,
         createdAt: session.created_at,
         startedAt: session.started_at,
-        endedAt: session.ended_at,
+        finishedAt: session.finished_at,
         totalTokens: session.total_tokens,
         costUsd: session.cost_usd,
       },
@@ -115,7 +116,7 @@ export const traces = new Hono<AppEnv>().get(
           turnId: row.turn_id,
           firstSeq: row.first_seq,
           startedAt: row.started_at,
-          endedAt: row.ended_at,
+          finishedAt: row.finished_at,
           steps: row.steps,
           toolCalls: row.tool_calls,
           errors: row.errors,
@@ -138,7 +139,7 @@ interface SessionRow {
   head_seq: number;
   created_at: number;
   started_at: number | null;
-  ended_at: number | null;
+  finished_at: number | null;
   total_tokens: number;
   cost_usd: number;
 }
@@ -155,22 +156,22 @@ interface CallRow {
   turn_id: string | null;
   todo_index: number | null;
   parent_tool_call_id: string | null;
-  name: string;
+  tool_name: string;
   input: string;
   output: string | null;
   is_error: number;
   truncated: number;
-  status: string;
+  status: ToolCallStatus;
   seq: number;
   started_at: number;
-  ended_at: number | null;
+  finished_at: number | null;
   duration_ms: number | null;
 }
 interface TurnRow {
   turn_id: string;
   first_seq: number;
   started_at: number;
-  ended_at: number;
+  finished_at: number;
   steps: number;
   tool_calls: number;
   errors: number;
@@ -203,7 +204,7 @@ function callSpan(row: CallRow): TraceSpan {
     id: row.tool_call_id,
     turnId: row.turn_id,
     seq: row.seq,
-    name: row.name,
+    toolName: row.tool_name,
     input: parseJson(row.input),
     ...(row.output === null ? {} : { output: parseJson(row.output) }),
     isError: row.is_error === 1,
@@ -212,7 +213,7 @@ function callSpan(row: CallRow): TraceSpan {
     todoIndex: row.todo_index,
     parentToolCallId: row.parent_tool_call_id,
     startedAt: row.started_at,
-    endedAt: row.ended_at,
+    finishedAt: row.finished_at,
     durationMs: row.duration_ms,
   };
 }

@@ -1,12 +1,12 @@
 import {
   type EventBody,
+  type LeaseStatus,
   type SessionEvent,
   type SessionState,
   sessionEvent,
   sessionState,
   type Viewer,
 } from '@kiln/protocol';
-import type { BuildStatus } from './lifecycle';
 
 /**
  * The session's storage in DO SQLite: the ordered event log, producer state per build, periodic
@@ -32,7 +32,7 @@ export interface BuildRow {
   ackedProducerSeq: number;
   /** `leased`: when the lease ends unless renewed; `expired`: when its grace period ends. */
   leaseExpiresAt: number;
-  status: BuildStatus;
+  status: LeaseStatus;
 }
 
 export class EventLog {
@@ -260,7 +260,7 @@ type BuildSqlRow = {
   epoch: number;
   acked_producer_seq: number;
   lease_expires_at: number;
-  status: BuildStatus;
+  status: LeaseStatus;
 };
 
 function toBuild(row: BuildSqlRow): BuildRow {

@@ -1,4 +1,4 @@
-import type { RunnerEventBody, SessionState } from '@kiln/protocol';
+import type { LeaseStatus, RunnerEventBody, SessionState } from '@kiln/protocol';
 
 /**
  * Build lease lifecycle (DESIGN §4), as pure decisions the SessionDO applies:
@@ -6,11 +6,9 @@ import type { RunnerEventBody, SessionState } from '@kiln/protocol';
  * or (grace over) `lost`, which ends the build's running turn exactly once.
  */
 
-export type BuildStatus = 'leased' | 'expired' | 'lost' | 'finished';
-
 export interface LeaseView {
   buildId: string;
-  status: BuildStatus;
+  status: LeaseStatus;
   /** `leased`: when the lease ends unless renewed; `expired`: when the grace period ends. */
   leaseExpiresAt: number;
   /** Latest sign of life not yet counted in `leaseExpiresAt` (an auto-answered ping), ms epoch. */

@@ -3,7 +3,6 @@ import { and, eq, gte, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import {
-  agentCheckpoints,
   generationSessions,
   generationTodos,
   generationToolCalls,
@@ -119,7 +118,7 @@ export function projectionStatements(
       turnId: call.turnId ?? null,
       todoIndex: call.todoIndex ?? null,
       parentToolCallId: call.parentToolCallId ?? null,
-      name: call.toolName,
+      toolName: call.toolName,
       input: JSON.stringify(call.input ?? null),
       output: call.output === undefined ? null : JSON.stringify(call.output),
       isError: call.isError,
@@ -127,7 +126,7 @@ export function projectionStatements(
       status: call.status,
       seq: call.seq,
       startedAt: call.startedAt,
-      endedAt: call.finishedAt ?? null,
+      finishedAt: call.finishedAt ?? null,
       durationMs: call.durationMs === undefined ? null : Math.round(call.durationMs),
     };
     const { sessionId: _s, toolCallId: _t, ...set } = row;
@@ -177,19 +176,6 @@ export function projectionStatements(
     }
   }
 
-  if (touched.checkpoint) {
-    const { turnId, agent, seq } = touched.checkpoint;
-    const stateJson = JSON.stringify(touched.checkpoint.state ?? null);
-    statements.push(
-      db
-        .insert(agentCheckpoints)
-        .values({ sessionId, turnId, agent, state: stateJson, seq })
-        .onConflictDoUpdate({
-          target: agentCheckpoints.sessionId,
-          set: { turnId, agent, state: stateJson, seq },
-        }),
-    );
-  }
   return statements;
 }
 
@@ -213,7 +199,7 @@ function sessionRowUpsert(db: Db, state: SessionState, projectedSeq: number, now
     lastMessageAt: lastMessage?.at ?? null,
     firstMessagePreview: (firstUser ?? state.messages[0])?.text.slice(0, 200) ?? null,
     startedAt: firstTurn?.startedAt ?? null,
-    endedAt: ended ? (lastTurn?.finishedAt ?? null) : null,
+    finishedAt: ended ? (lastTurn?.finishedAt ?? null) : null,
     updatedAt: now,
   };
   return db

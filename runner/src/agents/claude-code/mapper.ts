@@ -1,4 +1,4 @@
-import { capToolOutput, type RunnerEventBody, type TurnStatus } from '@kiln/protocol';
+import { capToolOutput, type FinishedTurnStatus, type RunnerEventBody } from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
 import type { RecordedLine } from '../recording';
 import {
@@ -153,7 +153,7 @@ export class ClaudeCodeMapper implements AgentMapper {
 
   private closeRun(
     out: RunnerEventBody[],
-    status: TurnStatus,
+    status: FinishedTurnStatus,
     error?: string,
     durationMs?: number,
   ): void {
@@ -177,7 +177,7 @@ export class ClaudeCodeMapper implements AgentMapper {
   }
 
   /** A transcript turn has no result line: it was interrupted if the person said so or a call is pending. */
-  private transcriptTurnStatus(): TurnStatus {
+  private transcriptTurnStatus(): FinishedTurnStatus {
     if (this.run?.interruptedByUser || this.pendingTools.size > 0) return 'interrupted';
     return 'completed';
   }

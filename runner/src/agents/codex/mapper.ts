@@ -1,4 +1,9 @@
-import { capToolOutput, type RunnerEventBody, type Todo, type TurnStatus } from '@kiln/protocol';
+import {
+  capToolOutput,
+  type FinishedTurnStatus,
+  type RunnerEventBody,
+  type Todo,
+} from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
 import type { RecordedLine } from '../recording';
 import { type CodexItem, type CodexUsage, codexItem, codexLine } from './lines';
@@ -93,7 +98,7 @@ export class CodexMapper implements AgentMapper {
     });
   }
 
-  private closeTurn(out: RunnerEventBody[], status: TurnStatus, at?: number): void {
+  private closeTurn(out: RunnerEventBody[], status: FinishedTurnStatus, at?: number): void {
     const turn = this.turn;
     if (!turn) return;
     this.finishMessage(out, status === 'completed' ? 'end_turn' : status);
