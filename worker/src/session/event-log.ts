@@ -1,3 +1,4 @@
+import type { BuildStatus } from '@kiln/channel';
 import {
   type EventBody,
   type SessionEvent,
@@ -6,7 +7,6 @@ import {
   sessionState,
   type Viewer,
 } from '@kiln/protocol';
-import type { BuildStatus } from './lifecycle';
 
 /**
  * The session's storage in DO SQLite: the ordered event log, producer state per build, periodic
