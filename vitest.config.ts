@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'protocol', include: ['protocol/src/**/*.test.ts'] } },
+      // The runtime-free channel core, in plain Node.
+      { test: { name: 'channel', include: ['channel/src/**/*.test.ts'] } },
       {
         test: {
           name: 'runner',

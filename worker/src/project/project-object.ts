@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { planCatchUp } from '@kiln/channel';
 import {
   applyProjectEvent,
   createProjectState,
@@ -23,7 +24,6 @@ import {
   type SocketPrincipal,
 } from '../auth/socket-access';
 import type { Env } from '../env';
-import { planCatchUp } from '../session/catch-up';
 import { budgetRefusal, type CatchUpBudget, mayCatchUp, spend } from '../session/catch-up-budget';
 import { NAME_HEADER, PRINCIPAL_HEADER, PROJECT_HEADER } from '../session/session-object';
 import { socketsOf, tooManySockets } from '../session/subscriber';

@@ -1,3 +1,4 @@
+import type { BuildStatus } from '@kiln/channel';
 import {
   type EventBody,
   type LeaseStatus,

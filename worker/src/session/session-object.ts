@@ -1,5 +1,18 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
+  admitFrame,
+  checkEvents,
+  coalesceDeltas,
+  dropLateTurnEnds,
+  eventFrames,
+  Fanout,
+  finishOrphanedTurn,
+  isUrgent,
+  leaseActions,
+  planCatchUp,
+  TokenBucket,
+} from '@kiln/channel';
+import {
   applyEvents,
   type ClientFrame,
   createSessionState,
@@ -34,14 +47,8 @@ import {
 } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
-import { admitFrame, checkEvents, dropLateTurnEnds } from './admission';
-import { planCatchUp } from './catch-up';
 import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
-import { coalesceDeltas } from './coalesce';
 import { EventLog, type TimerName } from './event-log';
-import { eventFrames, Fanout } from './fanout';
-import { finishOrphanedTurn, leaseActions } from './lifecycle';
-import { TokenBucket } from './rate-limit';
 import { ShardRouter } from './shards';
 import {
   clientFrameOf,
@@ -128,7 +135,9 @@ export class SessionObject extends DurableObject<Env> {
       this.timing.shardCapacity,
     );
     this.fanout = new Fanout<WebSocket>({
-      subscribers: () => [...this.ready()],
+      subscribers: () => this.ready(),
+      count: () => this.ready().size,
+      urgent: isUrgent,
       send: sendQuietly,
       redact: redactForViewers,
       lagging: (ws) => sendError(ws, 'lagging', LAGGING_MESSAGE, false),

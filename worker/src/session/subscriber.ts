@@ -1,3 +1,4 @@
+import { TokenBucket } from '@kiln/channel';
 import {
   type ClientFrame,
   clientFrame,
@@ -10,7 +11,6 @@ import {
 } from '@kiln/protocol';
 import type { SocketPrincipal } from '../auth/socket-access';
 import type { CatchUpBudget } from './catch-up-budget';
-import { TokenBucket } from './rate-limit';
 
 /** Headers the worker sets after authenticating a socket upgrade (never trusted from clients). */
 export const PRINCIPAL_HEADER = 'x-kiln-principal';

@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { eventFrames, Fanout, isUrgent, planCatchUp } from '@kiln/channel';
 import {
   type ClientFrame,
   eventsPage,
@@ -14,9 +15,7 @@ import {
 import { accessFromHeaders, applyRevocation, type Revocation } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
-import { planCatchUp } from './catch-up';
 import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
-import { eventFrames, Fanout } from './fanout';
 import {
   clientFrameOf,
   closeQuietly,
@@ -60,6 +59,8 @@ export class ViewerShard extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.fanout = new Fanout<WebSocket>({
       subscribers: () => this.ready().map(([ws]) => ws),
+      count: () => this.ready().length,
+      urgent: isUrgent,
       send: sendQuietly,
       redact: (event) => event, // the session redacts before it delivers
       lagging: (ws) => sendError(ws, 'lagging', LAGGING_MESSAGE, false),

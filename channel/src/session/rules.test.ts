@@ -6,8 +6,8 @@ import {
   TOOL_OUTPUT_LIMIT_BYTES,
 } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
+import { planCatchUp } from '../catch-up';
 import { admitFrame, checkEvents, dropLateTurnEnds } from './admission';
-import { planCatchUp } from './catch-up';
 import { coalesceDeltas } from './coalesce';
 import { finishOrphanedTurn, leaseActions } from './lifecycle';
 

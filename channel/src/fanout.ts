@@ -13,7 +13,7 @@ import {
  * its own frame). Pure.
  */
 export function eventFrames(
-  events: readonly SessionEvent[],
+  events: readonly { seq: number }[],
   maxEvents = Number.POSITIVE_INFINITY,
 ): string[] {
   const frames: string[] = [];
@@ -57,17 +57,21 @@ export function isUrgent(events: readonly SessionEvent[]): boolean {
 }
 
 /** What the fan-out needs from the object: the sockets ready for live events and a sender. */
-export interface FanoutTarget<S> {
-  subscribers(): S[];
+export interface FanoutTarget<S, E extends { seq: number } = SessionEvent> {
+  subscribers(): Iterable<S>;
+  /** How many sockets `subscribers()` holds (sets the flush window). */
+  count(): number;
   send(socket: S, frame: string): void;
   /** Removes checkpoint state and the like before events reach viewers. */
-  redact(event: SessionEvent): SessionEvent;
+  redact(event: E): E;
+  /** Whether a batch goes out at once rather than at the end of the window (`isUrgent`). */
+  urgent(events: readonly E[]): boolean;
   /** Tells a socket it is lagging (an `error {code: lagging}` frame). */
   lagging(socket: S): void;
   /** Sends a lagging socket that has caught up a snapshot at head; returns that seq. */
   resync(socket: S): number;
   /** Passes each flushed batch on elsewhere too (the session's viewer shards). */
-  forward?(events: SessionEvent[]): void;
+  forward?(events: E[]): void;
 }
 
 /**
@@ -79,8 +83,8 @@ export interface FanoutTarget<S> {
  * everything before the pending events: that is true after hibernation, which only happens with
  * nothing pending.
  */
-export class Fanout<S> {
-  private pending: SessionEvent[] = [];
+export class Fanout<S, E extends { seq: number } = SessionEvent> {
+  private pending: E[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastFlushAt = 0;
   private readonly sentSeq = new Map<S, number>();
@@ -92,17 +96,17 @@ export class Fanout<S> {
   private lastFlushedSeq = 0;
 
   constructor(
-    private readonly target: FanoutTarget<S>,
+    private readonly target: FanoutTarget<S, E>,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** Queues committed events and flushes now or schedules the flush. */
-  publish(events: readonly SessionEvent[]): void {
+  publish(events: readonly E[]): void {
     if (events.length === 0) return;
     this.pending.push(...events);
-    const window = flushWindowMs(this.target.subscribers().length);
+    const window = flushWindowMs(this.target.count());
     const sinceFlush = this.now() - this.lastFlushAt;
-    if (isUrgent(events) || sinceFlush >= window) {
+    if (this.target.urgent(events) || sinceFlush >= window) {
       this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), window - sinceFlush);
@@ -173,10 +177,5 @@ export class Fanout<S> {
       for (const frame of frames) this.target.send(socket, frame);
     }
     this.lastFlushedSeq = last;
-  }
-
-  /** Events committed but not yet sent (for tests and health). */
-  pendingCount(): number {
-    return this.pending.length;
   }
 }

@@ -1,6 +1,6 @@
 import { LAG_LIMIT_EVENTS, MAX_FRAME_BYTES, type SessionEvent } from '@kiln/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { eventFrames, Fanout, flushWindowMs } from './fanout';
+import { eventFrames, Fanout, flushWindowMs, isUrgent } from './fanout';
 
 const delta = (seq: number): SessionEvent => ({
   seq,
@@ -26,6 +26,8 @@ function setup(subscribers = ['a', 'b']) {
   const fanout = new Fanout<string>(
     {
       subscribers: () => subscribers,
+      count: () => subscribers.length,
+      urgent: isUrgent,
       send: (s, frame) => {
         const events = (JSON.parse(frame) as { events: SessionEvent[] }).events;
         head = Math.max(head, ...events.map((e) => e.seq));
