@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { detectFormat } from './detect-format';
-import { readFixture } from './fixtures';
+import { readFixture, readSample } from './fixtures';
 import { parseRecording } from './recording';
 
 describe('detectFormat', () => {
@@ -11,6 +11,15 @@ describe('detectFormat', () => {
     ['codex-exec-file-change.jsonl', 'codex'],
   ] as const)('names %s as %s', (name, format) => {
     expect(detectFormat(readFixture(name))).toBe(format);
+  });
+
+  it.each([
+    ['codex-rollout/fixtures/rollout-real-exec.jsonl', 'codex-rollout'],
+    ['codex-rollout/fixtures/rollout-vscode-tools.jsonl', 'codex-rollout'],
+    ['openhands/fixtures/basic_interactions.json', 'openhands'],
+    ['openhands/fixtures/basic-trimmed.json', 'openhands'],
+  ] as const)('names the sample %s as %s', (path, format) => {
+    expect(detectFormat(readSample(new URL(path, import.meta.url)))).toBe(format);
   });
 
   it('returns null for JSON lines of no known format', () => {
@@ -27,6 +36,18 @@ describe('parseRecording', () => {
     expect(recording.lines.map((l) => [l.lineNumber, l.at])).toEqual([
       [1, Date.UTC(2025, 9, 24, 20, 54, 39, 926)],
       [4, undefined],
+    ]);
+  });
+
+  it('reads a file that is one JSON array as one line per element, zone-less times as UTC', () => {
+    const recording = parseRecording('[{"timestamp":"2025-02-01T00:14:10.787622"},{"id":2}]');
+    expect(recording.lines).toEqual([
+      {
+        lineNumber: 1,
+        value: { timestamp: '2025-02-01T00:14:10.787622' },
+        at: Date.UTC(2025, 1, 1, 0, 14, 10, 787),
+      },
+      { lineNumber: 2, value: { id: 2 } },
     ]);
   });
 });

@@ -17,6 +17,11 @@ export function readFixture(name: string): RecordedLine[] {
   return parseRecording(readFileSync(new URL(name, RECORDED_DIR), 'utf8')).lines;
 }
 
+/** The parsed lines of a sample kept in the repository, e.g. `new URL('./fixtures/x.jsonl', import.meta.url)`. */
+export function readSample(url: URL): RecordedLine[] {
+  return parseRecording(readFileSync(url, 'utf8')).lines;
+}
+
 /** Gives bodies the envelope the SessionDO would and reduces them. */
 export function reduceBodies(bodies: readonly RunnerEventBody[]): SessionState {
   return stateFrom(bodies, 'session-1', 'project-1');

@@ -2,7 +2,7 @@ import type { RunnerEventBody } from '@kiln/protocol';
 import type { RecordedLine } from './recording';
 
 /** The recorded formats Kiln can map to session events. */
-export type RecordingFormat = 'claude-code' | 'codex';
+export type RecordingFormat = 'claude-code' | 'codex' | 'codex-rollout' | 'openhands';
 
 /** What a mapper needs to know that the recording does not say. */
 export interface MapperOptions {
@@ -10,7 +10,7 @@ export interface MapperOptions {
   buildId: string;
   /** Who produces the events (e.g. `kiln-replay`). */
   runnerId: string;
-  /** `turn-started.agent`; defaults to the recording's format (`claude-code` or `codex`). */
+  /** `turn-started.agent`; defaults to the recording's agent (`claude-code`, `codex`, `openhands`). */
   agent?: string;
   /** `turn-started.model`; defaults to the model the recording names, else ''. */
   model?: string;
