@@ -1,4 +1,3 @@
-import type { BuildStatus } from '@kiln/channel';
 import {
   type EventBody,
   type LeaseStatus,

@@ -1,4 +1,4 @@
-import { capToolOutput, type RunnerEventBody, type TurnStatus } from '@kiln/protocol';
+import { capToolOutput, type FinishedTurnStatus, type RunnerEventBody } from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
 import type { RecordedLine } from '../recording';
 import {
@@ -211,14 +211,14 @@ export class CodexRolloutMapper implements AgentMapper {
   }
 
   /** A turn cut off with a call still unanswered was interrupted; otherwise it completed. */
-  private endStatus(): TurnStatus {
+  private endStatus(): FinishedTurnStatus {
     for (const call of this.calls.values()) if (!call.answered) return 'interrupted';
     return 'completed';
   }
 
   private closeTurn(
     out: RunnerEventBody[],
-    status: TurnStatus,
+    status: FinishedTurnStatus,
     at?: number,
     durationMs?: number,
   ): void {

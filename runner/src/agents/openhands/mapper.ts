@@ -1,4 +1,4 @@
-import { capToolOutput, type RunnerEventBody, type TurnStatus } from '@kiln/protocol';
+import { capToolOutput, type FinishedTurnStatus, type RunnerEventBody } from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
 import type { RecordedLine } from '../recording';
 import { type OpenHandsEvent, type OpenHandsUsage, openHandsEvent } from './lines';
@@ -165,12 +165,12 @@ export class OpenHandsMapper implements AgentMapper {
     return this.turn;
   }
 
-  private endStatus(): TurnStatus {
+  private endStatus(): FinishedTurnStatus {
     for (const call of this.calls.values()) if (!call.answered) return 'interrupted';
     return 'completed';
   }
 
-  private closeTurn(out: RunnerEventBody[], status: TurnStatus, at?: number): void {
+  private closeTurn(out: RunnerEventBody[], status: FinishedTurnStatus, at?: number): void {
     const turn = this.turn;
     if (!turn) return;
     const end = at ?? turn.lastAt;
