@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,6 +49,76 @@ export async function kiln(stack: Stack, args: string[]): Promise<string> {
     { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
   );
   return stdout;
+}
+
+/** A `kiln replay … --pause-after N` the test holds: `paused` resolves once N events are acked. */
+export interface HeldReplay {
+  /** Resolves with the number of events acknowledged when the replay stopped to wait. */
+  paused: Promise<number>;
+  /** Lets the replay stream the rest (one line on its stdin). */
+  resume: () => void;
+  /** Resolves with stdout once the replay exits 0; rejects with its stderr otherwise. */
+  done: Promise<string>;
+}
+
+/**
+ * Starts `kiln replay FILE --pause-after N …args` against the stack and holds it after N events,
+ * so "mid-stream" does not depend on how fast the machine is.
+ */
+export function heldReplay(
+  stack: Stack,
+  file: string,
+  pauseAfter: number,
+  args: string[],
+): HeldReplay {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'runner', 'src', 'cli.ts'),
+      'replay',
+      file,
+      '--pause-after',
+      String(pauseAfter),
+      ...args,
+      '--server',
+      stack.config.server,
+      '--token',
+      stack.config.token,
+    ],
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  let onPaused: (events: number) => void = () => {};
+  const paused = new Promise<number>((resolvePaused) => {
+    onPaused = resolvePaused;
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    const match = /paused after (\d+) events/.exec(stderr);
+    if (match) onPaused(Number(match[1]));
+  });
+  const done = new Promise<string>((resolveDone, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolveDone(stdout);
+      else reject(new Error(`kiln replay exited ${code}: ${stderr}`));
+    });
+  });
+  // A replay that fails before pausing must fail the wait for the pause too.
+  const pausedOrFailed = Promise.race([
+    paused,
+    done.then(() => {
+      throw new Error(`kiln replay finished without pausing: ${stderr}`);
+    }),
+  ]);
+  pausedOrFailed.catch(() => {}); // observed by the test through `paused`
+  return { paused: pausedOrFailed, resume: () => child.stdin.end('\n'), done };
 }
 
 /** Debian's Chromium, headless, with the flags this closed network needs. */

@@ -31,7 +31,7 @@ interface Daemon {
   waitForOutput(text: string | RegExp): Promise<void>;
 }
 
-function startDaemon(chunkDelayMs: number): Daemon {
+function startDaemon(chunkDelayMs: number, holdUntilInterrupt = false): Daemon {
   const child = spawn(
     process.execPath,
     [
@@ -53,7 +53,11 @@ function startDaemon(chunkDelayMs: number): Daemon {
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KILN_DEMO_CHUNK_DELAY_MS: String(chunkDelayMs) },
+      env: {
+        ...process.env,
+        KILN_DEMO_CHUNK_DELAY_MS: String(chunkDelayMs),
+        ...(holdUntilInterrupt ? { KILN_DEMO_HOLD_UNTIL_INTERRUPT: '1' } : {}),
+      },
     },
   );
   let out = '';
@@ -236,7 +240,9 @@ describe('kiln runner against the real worker', () => {
   it('an interrupt reaches the running agent: the runner ends the turn interrupted', async () => {
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
-    daemon = startDaemon(150); // slow narration: the turn is certainly mid-way when interrupted
+    // The demo agent holds after its opening message until interrupted: the interrupt lands
+    // mid-turn however fast or slow the machine is.
+    daemon = startDaemon(5, true);
     await daemon.waitForOutput('connected to');
     const sessionId = randomUUID();
     await prompt(sessionId, 'A recipe box for my grandmother');

@@ -5,7 +5,7 @@ import type { RunnerEventBody, SessionState } from '@kiln/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../scripts/dev-stack.ts';
-import { apiGet, FIXTURES, kiln, launchChromium, startTestStack } from './harness';
+import { apiGet, FIXTURES, heldReplay, launchChromium, startTestStack } from './harness';
 
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
 const CLAUDE_RUN = join(FIXTURES, 'claude-code-stream-json.jsonl');
@@ -191,7 +191,7 @@ function syntheticTurn(total: number, buildId: string): RunnerEventBody[] {
 }
 
 describe('the session page at scale and through a dropped socket', () => {
-  it('a 10,000-event session opens (state + render) virtualised and scrolls through every screen', async () => {
+  it('a 10,000-event session opens (state + render) and pages through a virtualised conversation', async () => {
     const sessionId = randomUUID();
     await ingest(sessionId, (buildId) => syntheticTurn(10_000, buildId));
     const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
@@ -203,7 +203,7 @@ describe('the session page at scale and through a dropped socket', () => {
     await waitForHead(page, 10_000, 20_000);
     await page.getByTestId('message').first().waitFor();
     const openMs = Date.now() - started;
-    // A figure to read, not to assert: wall-clock time depends on the machine and its load.
+    // Printed, not asserted: wall-clock time says more about the machine than about the page.
     console.log(`10,000-event session: opened and rendered in ${openMs} ms`);
     // The conversation is virtualised: a few dozen messages in the DOM, not 1,666.
     expect(await page.getByTestId('message').count()).toBeLessThan(100);
@@ -228,8 +228,14 @@ describe('the session page at scale and through a dropped socket', () => {
     const median = [...frames].sort((a, b) => a - b)[Math.floor(frames.length / 2)] ?? 0;
     console.log(`scroll steps: median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms`);
     // Two animation frames are ~33 ms of this; the rest is mounting a screenful of messages.
-    // Printed, not asserted (machine speed); every one of the 40 steps must have painted.
-    expect(frames).toHaveLength(40);
+    // Printed above, not asserted. Paged 40 screens down, the DOM still holds a window only.
+    expect(
+      await page.evaluate(
+        () =>
+          document.querySelector<HTMLElement>('.pane-conversation [data-scroll-pane]')?.scrollTop,
+      ),
+    ).toBeGreaterThan(0);
+    expect(await page.getByTestId('message').count()).toBeLessThan(100);
     await page.screenshot({ path: join(SHOTS, '15-session-10k.png') });
     expect(problems).toEqual([]);
     await page.context().close();
@@ -237,32 +243,21 @@ describe('the session page at scale and through a dropped socket', () => {
 
   it('a socket cut mid-stream shows the banner, reconnects, and the page ends identical to a fresh load', async () => {
     const sessionId = randomUUID();
-    const replay = kiln(stack, [
-      'replay',
-      CLAUDE_RUN,
+    // The replay holds after a first part of the run until the socket is cut and back.
+    const replay = heldReplay(stack, CLAUDE_RUN, 200, [
       '--speed',
-      '8',
+      'max',
       '--json',
       '--project',
       stack.config.projectId,
       '--session',
       sessionId,
     ]);
-    await expect
-      .poll(
-        async () =>
-          (
-            await fetch(`${stack.config.server}/api/sessions/${sessionId}/state`, {
-              headers: { Authorization: `Bearer ${stack.config.token}` },
-            })
-          ).status,
-        { timeout: 30_000 },
-      )
-      .toBe(200);
+    await replay.paused;
+    const held = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
     const { page, problems } = await openPage(`/s/${sessionId}`);
-    await expect
-      .poll(() => page.getByTestId('tool-call').count(), { timeout: 60_000 })
-      .toBeGreaterThanOrEqual(10);
+    await waitForHead(page, held.headSeq);
+    expect(await page.getByTestId('tool-call').count()).toBeGreaterThan(0);
 
     // Cut every socket and keep new ones failing: the banner counts down to the next try.
     await page.evaluate(() => {
@@ -274,7 +269,15 @@ describe('the session page at scale and through a dropped socket', () => {
     await banner.waitFor({ timeout: 10_000 });
     expect(await banner.textContent()).toMatch(/Reconnecting/);
     await page.screenshot({ path: join(SHOTS, '16-reconnecting.png') });
-    await page.waitForTimeout(2_500); // several failed retries: still one toast
+    // Several failed retries (sockets to the blocked port that have closed): still one toast.
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { __sockets: WebSocket[] }).__sockets.filter(
+          (ws) => ws.url.includes('127.0.0.1:9') && ws.readyState === WebSocket.CLOSED,
+        ).length >= 2,
+      undefined,
+      { timeout: 30_000 },
+    );
     expect(await page.getByTestId('toast').count()).toBe(1);
 
     // The network returns; "Retry now" resumes at once.
@@ -284,7 +287,9 @@ describe('the session page at scale and through a dropped socket', () => {
     await banner.getByRole('button', { name: 'Retry now' }).click();
     await page.getByTestId('connection-banner').waitFor({ state: 'detached', timeout: 15_000 });
 
-    await replay;
+    // Back online, the page receives the rest of the run live.
+    replay.resume();
+    await replay.done;
     const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
     await waitForHead(page, state.headSeq);
     const fresh = await openPage(`/s/${sessionId}`);

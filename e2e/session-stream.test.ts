@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import type { SessionState } from '@kiln/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiGet, d1Query, FIXTURES, kiln, launchChromium, startTestStack } from './harness';
+import {
+  apiGet,
+  d1Query,
+  FIXTURES,
+  heldReplay,
+  kiln,
+  launchChromium,
+  startTestStack,
+} from './harness';
 
 const CLAUDE_RUN = join(FIXTURES, 'claude-code-stream-json.jsonl');
 // Counted from the fixture itself: 79 tool_use blocks, each with a tool_result, 11 with
@@ -112,37 +120,29 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
 
   it('a second browser that joins mid-stream ends with the same page as the first and as a fresh load', async () => {
     const sessionId = randomUUID();
-    const replay = kiln(stack, [
-      'replay',
-      CLAUDE_RUN,
+    // The replay holds after a first part of the run until the second browser has joined.
+    const replay = heldReplay(stack, CLAUDE_RUN, 200, [
       '--speed',
-      '8', // ~15 s: long enough for a second browser to join mid-stream on a loaded machine
+      'max',
       '--json',
       '--project',
       stack.config.projectId,
       '--session',
       sessionId,
     ]);
-    // Wait for the session to exist, then open the first page.
-    await expect
-      .poll(
-        async () =>
-          (
-            await fetch(`${stack.config.server}/api/sessions/${sessionId}/state`, {
-              headers: { Authorization: `Bearer ${stack.config.token}` },
-            })
-          ).status,
-        { timeout: 30_000 },
-      )
-      .toBe(200);
+    expect(await replay.paused).toBeGreaterThanOrEqual(200);
+    // Every event sent so far is acknowledged, so this head holds until the replay resumes.
+    const held = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
     const first = await openSession(sessionId);
-    await expect
-      .poll(() => first.getByTestId('tool-call').count(), { timeout: 60_000 })
-      .toBeGreaterThanOrEqual(20);
+    await waitForHead(first, held.headSeq);
+    expect(await first.getByTestId('tool-call').count()).toBeGreaterThan(0);
     const second = await openSession(sessionId);
+    await waitForHead(second, held.headSeq);
     const joinedAt = await headSeqOf(second);
+    expect(joinedAt).toBe(held.headSeq);
 
-    await replay;
+    replay.resume();
+    await replay.done;
     const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
     expect(joinedAt).toBeGreaterThan(0);
     expect(joinedAt).toBeLessThan(state.headSeq);

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { CliError } from './cli-error';
 import { ConfigError } from './config/server-config';
@@ -15,6 +17,12 @@ import { watch } from './watch/watch-command';
 const io: CommandIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`kiln: ${line}\n`),
+  resume: async () => {
+    // One line on stdin (or its end) resumes a `--pause-after` replay.
+    const lines = createInterface({ input: process.stdin });
+    await Promise.race([once(lines, 'line'), once(lines, 'close')]);
+    lines.close();
+  },
 };
 
 function speedOption(value: string): Speed {
@@ -55,6 +63,11 @@ program
   .option('--project <id>', 'project to add the session to (default: .kiln/dev.json projectId)')
   .option('--session <id>', 'session id (default: a new UUID)')
   .option('--json', 'print one JSON line {sessionId, projectId, url, events, turns}')
+  .option(
+    '--pause-after <n>',
+    'once n events are acknowledged, print "paused after N events" to stderr and wait for a line on stdin',
+    intOption,
+  )
   .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
   .option('--token <token>', 'access token (default: KILN_TOKEN or .kiln/dev.json)')
   .action(
@@ -62,6 +75,7 @@ program
       file: string,
       options: {
         speed: Speed;
+        pauseAfter?: number;
         project?: string;
         session?: string;
         json?: boolean;

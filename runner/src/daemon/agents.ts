@@ -15,6 +15,8 @@ export interface AgentSetup {
   speed: Speed;
   /** Pause between the demo agent's streamed chunks, ms. */
   demoChunkDelayMs?: number;
+  /** The demo agent waits after its opening message until interrupted (tests). */
+  demoHoldUntilInterrupt?: boolean;
 }
 
 /**
@@ -25,9 +27,10 @@ export interface AgentSetup {
 export function createAgents(setup: AgentSetup): Agent[] {
   const { env } = setup;
   const agents: Agent[] = [
-    new DemoAgent(
-      setup.demoChunkDelayMs !== undefined ? { chunkDelayMs: setup.demoChunkDelayMs } : {},
-    ),
+    new DemoAgent({
+      ...(setup.demoChunkDelayMs !== undefined ? { chunkDelayMs: setup.demoChunkDelayMs } : {}),
+      ...(setup.demoHoldUntilInterrupt ? { holdUntilInterrupt: true } : {}),
+    }),
     new ReplayAgent({ recordings: setup.recordings, speed: setup.speed }),
     claudeCodeAgent({ env }),
     codexAgent({ env }),

@@ -19,6 +19,12 @@ export interface ReplayOptions {
   json?: boolean;
   server?: string;
   token?: string;
+  /**
+   * Hold the replay once at least this many events are acknowledged: print
+   * `paused after N events` to stderr and wait for `CommandIo.resume` (the CLI: a line on stdin).
+   * Lets a test or a demo join a session mid-stream without racing the replay.
+   */
+  pauseAfter?: number;
 }
 
 /** What `kiln replay --json` prints: one JSON line. */
@@ -36,6 +42,8 @@ export interface ReplaySummary {
 export interface CommandIo {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Resolves when a paused replay (`pauseAfter`) may go on; required with `pauseAfter`. */
+  resume?: () => Promise<void>;
 }
 
 /** `runnerId` of events produced by `kiln replay`. */
@@ -67,6 +75,9 @@ export async function replay(options: ReplayOptions, io: CommandIo): Promise<Rep
   const projectId = options.project ?? config.projectId;
   if (!projectId)
     throw new CliError('no project: pass --project ID (or run `pnpm dev` for .kiln/dev.json)');
+  const resume = io.resume;
+  if (options.pauseAfter !== undefined && !resume)
+    throw new CliError('--pause-after needs a way to resume (stdin)');
   const sessionId = options.session ?? randomUUID();
   const lease = await leaseBuild(config, projectId, sessionId, {
     agent: 'replay',
@@ -84,12 +95,19 @@ export async function replay(options: ReplayOptions, io: CommandIo): Promise<Rep
   const mapper = createMapper(format, { buildId: lease.buildId, runnerId: REPLAY_RUNNER_ID });
   let events = 0;
   let turns = 0;
+  let paused = false;
   const send = async (mapped: ReturnType<typeof mapper.push>, gapMs: number | undefined) => {
     for (const step of paceLine(mapped.map(fitEvent), gapMs, options.speed)) {
       if (step.delayMs > 0) await sleep(step.delayMs);
       producer.append(step.events);
       events += step.events.length;
       turns += step.events.filter((e) => e.type === 'turn-started').length;
+      if (!paused && resume && options.pauseAfter !== undefined && events >= options.pauseAfter) {
+        paused = true;
+        await producer.flush();
+        io.err(`paused after ${events} events`);
+        await resume();
+      }
     }
   };
   try {

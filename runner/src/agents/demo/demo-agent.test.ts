@@ -110,6 +110,28 @@ describe('demo agent', () => {
     expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
   });
 
+  it('with holdUntilInterrupt, waits after its opening message until the turn is interrupted', async () => {
+    const held = new DemoAgent({ chunkDelayMs: 0, holdUntilInterrupt: true });
+    const controller = new AbortController();
+    const run = runTurn(
+      held,
+      { workspace: ws.root, prompt: PROMPT, signal: controller.signal },
+      (event) => {
+        // The opening message is done: the agent is now held; interrupt it on the next turn.
+        if (event.type === 'message-finish') setImmediate(() => controller.abort());
+      },
+    );
+    const error = await run.then(
+      () => undefined,
+      (thrown: { run?: { events: RunnerEventBody[] } }) => thrown,
+    );
+    const events = error?.run?.events ?? [];
+    expect(events.at(-1)?.type).toBe('message-finish');
+    expect(
+      events.some((e) => e.type === 'tool-input-available' && e.toolName === 'write_file'),
+    ).toBe(false);
+  });
+
   it('stops streaming within a second of an interrupt and emits no checkpoint', async () => {
     const slow = new DemoAgent({ chunkDelayMs: 5_000 });
     const controller = new AbortController();

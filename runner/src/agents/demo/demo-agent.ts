@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import path from 'node:path';
 import type { RunnerEventBody, Todo } from '@kiln/protocol';
 import { z } from 'zod';
@@ -51,6 +52,11 @@ export type DemoCheckpoint = z.infer<typeof demoCheckpoint>;
 export interface DemoAgentOptions {
   /** Pause between streamed chunks of about three words, ms; default 60. Use 0 in tests. */
   chunkDelayMs?: number;
+  /**
+   * After the first turn's opening message, wait until the turn is interrupted (env
+   * `KILN_DEMO_HOLD_UNTIL_INTERRUPT=1`): a test's interrupt then lands mid-turn by construction.
+   */
+  holdUntilInterrupt?: boolean;
 }
 
 const SITE_FILES = ['index.html', 'styles.css', 'app.js', 'package.json', 'build.mjs'];
@@ -65,14 +71,16 @@ const SITE_FILES = ['index.html', 'styles.css', 'app.js', 'package.json', 'build
 export class DemoAgent implements Agent {
   readonly name = 'demo';
   private readonly chunkDelayMs: number;
+  private readonly holdUntilInterrupt: boolean;
 
   constructor(options: DemoAgentOptions = {}) {
     this.chunkDelayMs = options.chunkDelayMs ?? 60;
+    this.holdUntilInterrupt = options.holdUntilInterrupt ?? false;
   }
 
   async run(ctx: TurnContext): Promise<void> {
     const previous = demoCheckpoint.safeParse(ctx.checkpoint);
-    const turn = new DemoTurn(ctx, this.chunkDelayMs);
+    const turn = new DemoTurn(ctx, this.chunkDelayMs, this.holdUntilInterrupt);
     if (previous.success) await turn.followUp(previous.data);
     else await turn.first();
   }
@@ -88,6 +96,7 @@ class DemoTurn {
   constructor(
     private readonly ctx: TurnContext,
     private readonly delayMs: number,
+    private readonly holdUntilInterrupt: boolean,
   ) {
     this.tools = {
       workspace: ctx.workspace,
@@ -114,6 +123,10 @@ class DemoTurn {
     await this.say(
       `I'll build **${plan.title}**: a small static page with ${plan.headings.length} sections (${plan.headings.join(', ')}) and a list where you can add a ${plan.itemNoun}. Then I'll run a build that checks the files and copies them to \`dist/\`.`,
     );
+    if (this.holdUntilInterrupt) {
+      if (!this.ctx.signal.aborted) await once(this.ctx.signal, 'abort');
+      this.ctx.signal.throwIfAborted();
+    }
     await this.todos(todos, 1);
     await this.write('index.html', indexHtml(plan, prompt));
     await this.todos(todos, 2);
