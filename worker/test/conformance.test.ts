@@ -1,0 +1,69 @@
+import {
+  type ConformanceSession,
+  runConformanceTests,
+  type SocketHandlers,
+  type SocketSender,
+} from '@kiln/protocol/conformance';
+import { api, leaseBuild, logOf, seedAccount } from './helpers';
+
+/**
+ * The protocol conformance suite against the real SessionDO in workerd: every session is a fresh
+ * account, project and leased build; sockets go through the worker's routes (auth included).
+ */
+runConformanceTests({
+  name: 'SessionDO (workerd)',
+  capabilities: { coalescesDeltas: true },
+  async session(): Promise<ConformanceSession> {
+    const account = await seedAccount();
+    const sessionId = crypto.randomUUID();
+    const { buildId } = await leaseBuild(account, sessionId);
+    const sockets: WebSocket[] = [];
+    const open = async (kind: 'ws' | 'ingest', handlers: SocketHandlers) => {
+      const ws = await upgrade(`/api/sessions/${sessionId}/${kind}`, account.token, handlers);
+      sockets.push(ws);
+      return sender(ws);
+    };
+    return {
+      sessionId,
+      buildId,
+      openSubscriber: (handlers) => open('ws', handlers),
+      openIngest: (handlers) => open('ingest', handlers),
+      log: () => logOf(sessionId, account.token),
+      async dispose() {
+        for (const ws of sockets) {
+          try {
+            ws.close(1000, 'test over');
+          } catch {
+            // Already closed by the server (a fatal refusal): nothing to close.
+          }
+        }
+      },
+    };
+  },
+});
+
+/** Upgrades `path` as `token` and installs `handlers` before the socket can deliver anything. */
+async function upgrade(path: string, token: string, handlers: SocketHandlers): Promise<WebSocket> {
+  const res = await api(path, token, { headers: { Upgrade: 'websocket' } });
+  const ws = res.webSocket;
+  if (res.status !== 101 || !ws) throw new Error(`upgrade refused: ${res.status}`);
+  ws.addEventListener('message', (event) => {
+    if (typeof event.data === 'string') handlers.onText(event.data);
+  });
+  ws.addEventListener('close', (event) => handlers.onClose(event.code, event.reason));
+  ws.accept();
+  return ws;
+}
+
+function sender(ws: WebSocket): SocketSender {
+  return {
+    send: (text) => ws.send(text),
+    close: () => {
+      try {
+        ws.close(1000, 'done');
+      } catch {
+        // Already closed by the server: nothing to close.
+      }
+    },
+  };
+}
