@@ -1,21 +1,38 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { admitFrame, checkEvents, eventFrames, planCatchUp, TokenBucket } from '@kiln/channel';
 import {
+  applyEvents,
   clientFrame,
+  createSessionState,
+  type ErrorCode,
   ingestFrame,
+  MAX_BAD_FRAMES,
+  MAX_CLIENT_FRAMES_PER_SECOND,
+  MAX_FRAME_BYTES,
+  MAX_INGEST_EVENTS_PER_SECOND,
   PROTOCOL_VERSION,
   parseFrame,
+  REPLAY_LIMIT,
+  REPLAY_ROUND_EVENTS,
   type RunnerEventBody,
   type SessionEvent,
 } from '@kiln/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 
+/** The one build the fake leases; an ingest `hello` for any other is refused (`no-lease`). */
+const BUILD_ID = 'build-1';
+
 /**
  * A minimal Kiln server for tests, on a free localhost port with real sockets: the build lease
  * (`POST /api/projects/:p/sessions/:s/builds`), the ingest socket following the SessionDO's
- * producer rules (duplicates dropped and acked again, gaps refused with the expected seq, lower
- * epochs fenced), and the subscriber socket replaying committed events from `hello.lastSeq`.
+ * producer rules (the channel's `admitFrame`: duplicates dropped and acked again, gaps refused
+ * with the expected seq; lower epochs and older connections fenced; `checkEvents`, frame size,
+ * rate and bad-frame limits), and the subscriber socket catching up from `hello.lastSeq` as the
+ * SessionDO does (`planCatchUp`: rounds of `REPLAY_ROUND_EVENTS`, a snapshot past
+ * `REPLAY_LIMIT`, `ahead-of-head`). It does not coalesce deltas: `committed` keeps one entry per
+ * producer seq. Its conformance to PROTOCOL.md is tested by `fake-kiln-server.conformance.test.ts`.
  * Knobs lose frames, kill sockets, hold acks and skip a seq, to exercise the clients' recovery.
  */
 export class FakeKilnServer extends EventEmitter {
@@ -51,6 +68,8 @@ export class FakeKilnServer extends EventEmitter {
   private http: Server | undefined;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly subscribers = new Set<WebSocket>();
+  /** Ingest sockets that said `hello`; the newest fences the others. */
+  private readonly producers = new Set<WebSocket>();
   private deferred: WebSocket | undefined;
 
   get acked(): number {
@@ -158,13 +177,26 @@ export class FakeKilnServer extends EventEmitter {
 
   private acceptIngest(ws: WebSocket): void {
     this.connections++;
+    const refuse = refuser(ws);
+    const bucket = new TokenBucket(
+      MAX_INGEST_EVENTS_PER_SECOND,
+      MAX_INGEST_EVENTS_PER_SECOND * 2,
+      Date.now(),
+    );
+    let helloed = false;
+    ws.on('close', () => this.producers.delete(ws));
     ws.on('message', (data) => {
       // Frames already buffered when a socket was killed are lost with it, as on a real drop.
       if (ws.readyState !== ws.OPEN) return;
       const text = data.toString();
+      if (Buffer.byteLength(text) > MAX_FRAME_BYTES) {
+        refuse('frame-too-large', `frames are limited to ${MAX_FRAME_BYTES} bytes`);
+        return;
+      }
       const parsed = parseFrame(ingestFrame, text);
       if (!parsed.ok) {
         this.badFrames.push(parsed.message);
+        refuse('bad-frame', parsed.message);
         return;
       }
       const frame = parsed.frame;
@@ -174,22 +206,46 @@ export class FakeKilnServer extends EventEmitter {
           ws.send('{"type":"pong"}');
           break;
         case 'hello':
-          if (frame.producerEpoch < this.epoch) {
-            ws.send(error('stale-epoch', 'older epoch', true));
-            ws.close(1008);
+          if (frame.buildId !== BUILD_ID) {
+            fatal(ws, 'no-lease', `build ${frame.buildId} is not leased to you`);
             break;
           }
+          if (frame.producerEpoch < this.epoch) {
+            fatal(ws, 'stale-epoch', 'older epoch');
+            break;
+          }
+          this.epoch = frame.producerEpoch;
+          // The newest connection for the build wins, as on the SessionDO.
+          for (const other of this.producers) {
+            if (other !== ws) fatal(other, 'stale-epoch', 'another producer took over');
+          }
+          this.producers.add(ws);
+          helloed = true;
           ws.send(JSON.stringify({ type: 'ready', ackedProducerSeq: this.acked }));
           break;
         case 'events':
-          this.onEvents(ws, frame.firstProducerSeq, frame.events, Buffer.byteLength(text));
+          if (!helloed) {
+            refuse('bad-frame', 'send hello before events');
+            break;
+          }
+          if (!bucket.take(frame.events.length, Date.now())) {
+            ws.send(error('rate-limited', 'too many events per second', false, this.acked + 1));
+            break;
+          }
+          this.onEvents(ws, frame.firstProducerSeq, frame.events, Buffer.byteLength(text), refuse);
           break;
       }
       this.emit('frame');
     });
   }
 
-  private onEvents(ws: WebSocket, first: number, events: RunnerEventBody[], bytes: number): void {
+  private onEvents(
+    ws: WebSocket,
+    first: number,
+    events: RunnerEventBody[],
+    bytes: number,
+    refuse: Refuse,
+  ): void {
     const index = this.frames.length;
     this.frames.push({ firstProducerSeq: first, events, bytes });
     if (this.dropFrames.has(index)) return;
@@ -198,19 +254,26 @@ export class FakeKilnServer extends EventEmitter {
       ws.send(error('rate-limited', 'slow down', false, this.acked + 1));
       return;
     }
-    if (first > this.acked + 1) {
+    const admission = admitFrame(this.acked, first, events);
+    if (admission.kind === 'gap') {
       this.gapErrors++;
-      ws.send(error('producer-gap', 'gap', false, this.acked + 1));
+      ws.send(error('producer-gap', 'gap', false, admission.expectedProducerSeq));
       return;
     }
-    const skip = this.acked + 1 - first;
-    if (skip >= events.length) {
+    if (admission.kind === 'duplicate') {
       this.duplicateFrames++;
-      ws.send(JSON.stringify({ type: 'ack', producerSeq: this.acked }));
+      ws.send(JSON.stringify({ type: 'ack', producerSeq: admission.ackedProducerSeq }));
+      return;
+    }
+    const bodies = admission.events.map((e) => e.body);
+    // Checkpoints are allowed: the fake stands for a runner's build.
+    const refusal = checkEvents(bodies, BUILD_ID, 'runner:fake');
+    if (refusal) {
+      refuse(refusal.code, refusal.message);
       return;
     }
     const from = this.acked + 1;
-    this.committed.push(...events.slice(skip));
+    this.committed.push(...bodies);
     this.broadcast(from);
     if (this.killAfterFrames.has(index)) {
       ws.terminate();
@@ -237,33 +300,99 @@ export class FakeKilnServer extends EventEmitter {
         viewerId: 'viewer-1',
       }),
     );
+    const refuse = refuser(ws);
+    const bucket = new TokenBucket(
+      MAX_CLIENT_FRAMES_PER_SECOND,
+      MAX_CLIENT_FRAMES_PER_SECOND * 2,
+      Date.now(),
+    );
     ws.on('close', () => this.subscribers.delete(ws));
     ws.on('message', (data) => {
-      const parsed = parseFrame(clientFrame, data.toString());
+      if (ws.readyState !== ws.OPEN) return;
+      const text = data.toString();
+      if (Buffer.byteLength(text) > MAX_FRAME_BYTES) {
+        refuse('frame-too-large', `frames are limited to ${MAX_FRAME_BYTES} bytes`);
+        return;
+      }
+      if (!bucket.take(1, Date.now())) {
+        refuse('rate-limited', `at most ${MAX_CLIENT_FRAMES_PER_SECOND} frames per second`);
+        return;
+      }
+      const parsed = parseFrame(clientFrame, text);
       if (!parsed.ok) {
         this.badFrames.push(parsed.message);
+        refuse('bad-frame', parsed.message);
         return;
       }
       if (parsed.frame.type === 'ping') ws.send('{"type":"pong"}');
       if (parsed.frame.type !== 'hello') return;
       this.hellos.push(parsed.frame.lastSeq);
       this.subscribers.add(ws);
-      let events = this.sessionEvents(parsed.frame.lastSeq + 1);
-      if (this.skipOnceInReplay && events.length > 2) {
-        this.skipOnceInReplay = false;
-        events = [events[0]!, ...events.slice(2)];
-      }
-      if (events.length > 0) ws.send(JSON.stringify({ type: 'events', events }));
+      this.catchUp(ws, parsed.frame.lastSeq);
       this.emit('frame');
     });
   }
 
+  /** Sends what a subscriber at `lastSeq` lacks, by the SessionDO's plan (PROTOCOL.md §2). */
+  private catchUp(ws: WebSocket, lastSeq: number): void {
+    const plan = planCatchUp(lastSeq, this.acked, REPLAY_LIMIT);
+    switch (plan.kind) {
+      case 'none':
+        return;
+      case 'ahead':
+        ws.send(error('ahead-of-head', `lastSeq ${lastSeq} is past head ${this.acked}`, false));
+        this.sendSnapshot(ws);
+        return;
+      case 'snapshot':
+        this.sendSnapshot(ws);
+        return;
+      case 'events': {
+        let events = this.sessionEvents(plan.after + 1);
+        if (this.skipOnceInReplay && events.length > 2) {
+          this.skipOnceInReplay = false;
+          events = [events[0]!, ...events.slice(2)];
+        }
+        for (const frame of eventFrames(events, REPLAY_ROUND_EVENTS)) ws.send(frame);
+        return;
+      }
+    }
+  }
+
+  /** The state at head, from the protocol's reducer over the committed events. */
+  private sendSnapshot(ws: WebSocket): void {
+    const state = applyEvents(createSessionState('s1', 'p1'), this.sessionEvents(1));
+    ws.send(JSON.stringify({ type: 'snapshot', seq: state.headSeq, state }));
+  }
+
   private broadcast(from: number): void {
-    const frame = JSON.stringify({ type: 'events', events: this.sessionEvents(from) });
-    for (const ws of this.subscribers) ws.send(frame);
+    const frames = eventFrames(this.sessionEvents(from));
+    for (const ws of this.subscribers) for (const frame of frames) ws.send(frame);
   }
 }
 
-function error(code: string, message: string, fatal: boolean, expectedProducerSeq?: number) {
+type Refuse = (code: ErrorCode, message: string) => void;
+
+/**
+ * A socket's refusal of bad frames, as the SessionDO's: an `error` frame, and the
+ * `MAX_BAD_FRAMES + 1`th refusal fatal, closing the socket with 1008.
+ */
+function refuser(ws: WebSocket): Refuse {
+  let refused = 0;
+  return (code, message) => {
+    refused++;
+    if (refused > MAX_BAD_FRAMES) {
+      fatal(ws, code, `${message}; too many bad frames`);
+      return;
+    }
+    ws.send(error(code, message, false));
+  };
+}
+
+function fatal(ws: WebSocket, code: ErrorCode, message: string): void {
+  ws.send(error(code, message, true));
+  ws.close(1008, code);
+}
+
+function error(code: ErrorCode, message: string, fatal: boolean, expectedProducerSeq?: number) {
   return JSON.stringify({ type: 'error', code, message, fatal, expectedProducerSeq });
 }
