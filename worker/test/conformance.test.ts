@@ -12,7 +12,13 @@ import { api, leaseBuild, logOf, seedAccount } from './helpers';
  */
 runConformanceTests({
   name: 'SessionDO (workerd)',
-  capabilities: { coalescesDeltas: true },
+  capabilities: {
+    coalescesDeltas: true,
+    clientCommands: true,
+    flowControl: true,
+    // SHARD_THRESHOLD in worker/vitest.config.ts.
+    shardThreshold: 2,
+  },
   async session(): Promise<ConformanceSession> {
     const account = await seedAccount();
     const sessionId = crypto.randomUUID();

@@ -8,16 +8,19 @@ import {
   type SessionServerFrame,
   sessionServerFrame,
 } from '../frames';
-import { MAX_EVENTS_PER_FRAME } from '../limits';
+import { MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES } from '../limits';
 import type { ConformanceSession, SocketSender } from './target';
+
+const encoder = new TextEncoder();
 
 /** How long a wait in the suite may take before it fails the test (a failure, never a pacing). */
 const WAIT_MS = 15_000;
 
 /**
  * A test-side socket that records every frame the server sends, validated against the
- * protocol's schema for that direction: a frame that fails it is a conformance failure of its
- * own (`invalid`). Presence frames are left out (their shape is being redesigned).
+ * protocol's schema for that direction and `MAX_FRAME_BYTES`: a frame that fails either is a
+ * conformance failure of its own (`invalid`). Presence frames are left out (their shape is being
+ * redesigned).
  */
 export class Peer<F extends { type: string }> {
   readonly frames: F[] = [];
@@ -33,6 +36,8 @@ export class Peer<F extends { type: string }> {
   /** The handlers a target installs on the socket. */
   readonly handlers = {
     onText: (text: string) => {
+      const bytes = encoder.encode(text).length;
+      if (bytes > MAX_FRAME_BYTES) this.invalid.push(`a frame of ${bytes} bytes`);
       const parsed = parseFrame(this.schema, text);
       if (!parsed.ok) {
         this.invalid.push(`${parsed.message}: ${text.slice(0, 200)}`);

@@ -21,6 +21,16 @@ export interface ConformanceTarget {
 export interface ConformanceCapabilities {
   /** §3: consecutive text/reasoning deltas of one message in one frame become one event. */
   coalescesDeltas: boolean;
+  /** §2: `send` appends a `user-message` and `interrupt` asks the runner to stop. */
+  clientCommands: boolean;
+  /** §2: `ack {seq}` flow control (`lagging`, then a snapshot once caught up). */
+  flowControl: boolean;
+  /**
+   * §2, viewer shards: a session holds this many subscriber sockets itself and hands later ones
+   * to shards; the subscriber tests run a second time behind that many idle sockets.
+   * `false` when the target has no shards.
+   */
+  shardThreshold: number | false;
 }
 
 /** One session on a target. */

@@ -14,9 +14,15 @@ import { FakeKilnServer } from './fake-kiln-server';
  */
 runConformanceTests({
   name: 'FakeKilnServer (Node)',
-  // The fake's `committed` keeps one entry per producer seq, which the runner's producer tests
-  // compare with what they sent; merging deltas would break that (see the suite's test).
-  capabilities: { coalescesDeltas: false },
+  capabilities: {
+    // The fake's `committed` keeps one entry per producer seq, which the runner's producer tests
+    // compare with what they sent; merging deltas would break them.
+    coalescesDeltas: false,
+    // The fake ignores `send`, `interrupt` and `ack`: no runner client under test uses them.
+    clientCommands: false,
+    flowControl: false,
+    shardThreshold: false,
+  },
   async session(): Promise<ConformanceSession> {
     const server = new FakeKilnServer();
     const ingestUrl = await server.start();

@@ -11,7 +11,6 @@ import {
   MAX_BAD_FRAMES,
   MAX_CLIENT_FRAMES_PER_SECOND,
   MAX_FRAME_BYTES,
-  MAX_INGEST_EVENTS_PER_SECOND,
   PROTOCOL_VERSION,
   parseFrame,
   REPLAY_LIMIT,
@@ -29,7 +28,7 @@ const BUILD_ID = 'build-1';
  * (`POST /api/projects/:p/sessions/:s/builds`), the ingest socket following the SessionDO's
  * producer rules (the channel's `admitFrame`: duplicates dropped and acked again, gaps refused
  * with the expected seq; lower epochs and older connections fenced; `checkEvents`, frame size,
- * rate and bad-frame limits), and the subscriber socket catching up from `hello.lastSeq` as the
+ * subscriber frame rate and bad-frame limits; no ingest event rate), and the subscriber socket catching up from `hello.lastSeq` as the
  * SessionDO does (`planCatchUp`: rounds of `REPLAY_ROUND_EVENTS`, a snapshot past
  * `REPLAY_LIMIT`, `ahead-of-head`). It does not coalesce deltas: `committed` keeps one entry per
  * producer seq. Its conformance to PROTOCOL.md is tested by `fake-kiln-server.conformance.test.ts`.
@@ -178,11 +177,6 @@ export class FakeKilnServer extends EventEmitter {
   private acceptIngest(ws: WebSocket): void {
     this.connections++;
     const refuse = refuser(ws);
-    const bucket = new TokenBucket(
-      MAX_INGEST_EVENTS_PER_SECOND,
-      MAX_INGEST_EVENTS_PER_SECOND * 2,
-      Date.now(),
-    );
     let helloed = false;
     ws.on('close', () => this.producers.delete(ws));
     ws.on('message', (data) => {
@@ -226,10 +220,6 @@ export class FakeKilnServer extends EventEmitter {
         case 'events':
           if (!helloed) {
             refuse('bad-frame', 'send hello before events');
-            break;
-          }
-          if (!bucket.take(frame.events.length, Date.now())) {
-            ws.send(error('rate-limited', 'too many events per second', false, this.acked + 1));
             break;
           }
           this.onEvents(ws, frame.firstProducerSeq, frame.events, Buffer.byteLength(text), refuse);
