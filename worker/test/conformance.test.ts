@@ -14,6 +14,7 @@ runConformanceTests({
   name: 'SessionDO (workerd)',
   capabilities: {
     coalescesDeltas: true,
+    exactlyOnceTurnEnds: true,
     clientCommands: true,
     flowControl: true,
     // SHARD_THRESHOLD in worker/vitest.config.ts.

@@ -26,6 +26,13 @@ export class Peer<F extends { type: string }> {
   readonly frames: F[] = [];
   /** Frames that did not match the direction's schema, with zod's message. */
   readonly invalid: string[] = [];
+  /** UTF-8 bytes of the largest frame received. */
+  largestFrameBytes = 0;
+  /**
+   * Whether a frame over `MAX_FRAME_BYTES` counts as `invalid`; a test that asserts on
+   * `largestFrameBytes` itself turns it off.
+   */
+  checkFrameBytes = true;
   /** Set once the socket closed. */
   closed: { code: number; reason: string } | undefined;
   private sender: SocketSender | undefined;
@@ -37,7 +44,10 @@ export class Peer<F extends { type: string }> {
   readonly handlers = {
     onText: (text: string) => {
       const bytes = encoder.encode(text).length;
-      if (bytes > MAX_FRAME_BYTES) this.invalid.push(`a frame of ${bytes} bytes`);
+      this.largestFrameBytes = Math.max(this.largestFrameBytes, bytes);
+      if (this.checkFrameBytes && bytes > MAX_FRAME_BYTES) {
+        this.invalid.push(`a frame of ${bytes} bytes`);
+      }
       const parsed = parseFrame(this.schema, text);
       if (!parsed.ok) {
         this.invalid.push(`${parsed.message}: ${text.slice(0, 200)}`);

@@ -65,6 +65,28 @@ export function producerTests(ctx: SuiteContext): void {
       expect(await peer.closeCode()).toBe(1008);
     });
 
+    it.skipIf(!target.capabilities.exactlyOnceTurnEnds)(
+      '[exactlyOnceTurnEnds] drops a turn-finished for a turn that is no longer running, and still acks it',
+      async () => {
+        const { s, p } = await sessionWith(0);
+        const turnId = 'turn-1';
+        await p.produce(1, [
+          {
+            type: 'turn-started',
+            turnId,
+            buildId: s.buildId,
+            runnerId: 'conformance',
+            agent: 'replay',
+            model: 'test-model',
+          },
+          { type: 'turn-finished', turnId, status: 'completed', durationMs: 1 },
+        ]);
+        await p.produce(3, [{ type: 'turn-finished', turnId, status: 'failed', durationMs: 2 }]);
+        expect(p.ofType('ack').at(-1)).toEqual({ type: 'ack', producerSeq: 3 });
+        expect((await s.log()).map((e) => e.type)).toEqual(['turn-started', 'turn-finished']);
+      },
+    );
+
     it.skipIf(!target.capabilities.coalescesDeltas)(
       '[coalescesDeltas] merges consecutive deltas of one message in one frame, for storage and subscribers alike',
       async () => {

@@ -170,6 +170,36 @@ export function subscriberTests(ctx: SuiteContext, route = ''): void {
       expect(peer.events().map((e) => e.seq)).toEqual(seqs(1, count));
     });
 
+    it('splits a catch-up of large events by MAX_FRAME_BYTES as well as by count', async () => {
+      const s = await session();
+      const p = await producer(s);
+      // Six events of 200,000 bytes (each under MAX_EVENT_BYTES), two per ingest frame.
+      const events = Array.from({ length: 6 }, (_, i) => bigDelta(i, 'x'.repeat(200_000)));
+      for (let i = 0; i < events.length; i += 2) await p.produce(i + 1, events.slice(i, i + 2));
+      const peer = await sub(s, 0);
+      await peer.waitForEvents(events.length);
+      // Every frame was checked against MAX_FRAME_BYTES on arrival (Peer.invalid).
+      expect(peer.ofType('events').length).toBeGreaterThan(1);
+      expect(peer.events().map((e) => e.seq)).toEqual(seqs(1, events.length));
+    });
+
+    // Finding (conformance suite): a snapshot is one frame however large the state, so a session
+    // whose state is over MAX_FRAME_BYTES gets a snapshot over it, on both targets, against
+    // PROTOCOL.md §2 ("every frame, live or catch-up, stays under MAX_FRAME_BYTES"). Either the
+    // text should exempt snapshots or snapshots should be split; drop `.fails` then.
+    it.fails('keeps a snapshot of a state over MAX_FRAME_BYTES under MAX_FRAME_BYTES', async () => {
+      const s = await session();
+      const p = await producer(s);
+      const events = Array.from({ length: 6 }, (_, i) => bigDelta(i, 'x'.repeat(200_000)));
+      for (let i = 0; i < events.length; i += 2) await p.produce(i + 1, events.slice(i, i + 2));
+      const peer = await sub(s);
+      peer.checkFrameBytes = false;
+      peer.send({ type: 'hello', lastSeq: events.length + 1 });
+      const [snapshot] = await peer.waitForType('snapshot');
+      expect(snapshot?.state.messages).toHaveLength(events.length);
+      expect(peer.largestFrameBytes).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    });
+
     barrierTest(
       'answers a ping after the catch-up of the hello before it (a barrier)',
       async () => {

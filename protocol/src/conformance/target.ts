@@ -21,6 +21,8 @@ export interface ConformanceTarget {
 export interface ConformanceCapabilities {
   /** §3: consecutive text/reasoning deltas of one message in one frame become one event. */
   coalescesDeltas: boolean;
+  /** §3a: a `turn-finished` for a turn that is not running is dropped (and acked). */
+  exactlyOnceTurnEnds: boolean;
   /** §2: `send` appends a `user-message` and `interrupt` asks the runner to stop. */
   clientCommands: boolean;
   /** §2: `ack {seq}` flow control (`lagging`, then a snapshot once caught up). */

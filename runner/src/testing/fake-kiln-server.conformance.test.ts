@@ -16,8 +16,9 @@ runConformanceTests({
   name: 'FakeKilnServer (Node)',
   capabilities: {
     // The fake's `committed` keeps one entry per producer seq, which the runner's producer tests
-    // compare with what they sent; merging deltas would break them.
+    // compare with what they sent; merging deltas or dropping late turn ends would break them.
     coalescesDeltas: false,
+    exactlyOnceTurnEnds: false,
     // The fake ignores `send`, `interrupt` and `ack`: no runner client under test uses them.
     clientCommands: false,
     flowControl: false,
