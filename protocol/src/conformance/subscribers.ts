@@ -100,14 +100,8 @@ export function subscriberTests(ctx: SuiteContext, route = ''): void {
     it(`sends a snapshot instead of events when more than REPLAY_LIMIT (${REPLAY_LIMIT}) are missing`, async () => {
       const head = REPLAY_LIMIT + 1;
       const { s, p } = await sessionWith(head);
-      // Exactly REPLAY_LIMIT missing: still events.
-      const atLimit = await sub(s, 1);
-      await atLimit.waitForEvents(REPLAY_LIMIT);
-      await atLimit.barrier();
-      expect(atLimit.events().map((e) => e.seq)).toEqual(seqs(2, head));
-      expect(atLimit.ofType('snapshot')).toEqual([]);
-      atLimit.close();
-      // One more: a snapshot at head, then live events after it.
+      // One more than REPLAY_LIMIT missing: a snapshot at head, then live events after it (first,
+      // while the producer's lease is fresh).
       const past = await sub(s, 0);
       const [snapshot] = await past.waitForType('snapshot');
       expect(snapshot).toMatchObject({
@@ -118,6 +112,12 @@ export function subscriberTests(ctx: SuiteContext, route = ''): void {
       expect(past.events()).toEqual([]);
       await p.produce(head + 1, renames(head, 1));
       expect((await past.waitForEvents(1)).map((e) => e.seq)).toEqual([head + 1]);
+      // Exactly REPLAY_LIMIT missing: still events.
+      const atLimit = await sub(s, 2);
+      await atLimit.waitForEvents(REPLAY_LIMIT);
+      await atLimit.barrier();
+      expect(atLimit.events().map((e) => e.seq)).toEqual(seqs(3, head + 1));
+      expect(atLimit.ofType('snapshot')).toEqual([]);
     });
 
     it('accepts hello again at any time and resends from its lastSeq', async () => {

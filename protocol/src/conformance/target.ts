@@ -46,7 +46,7 @@ export interface ConformanceSession {
   openIngest(handlers: SocketHandlers): Promise<SocketSender>;
   /** Every committed event, in seq order, as the server stores it. */
   log(): Promise<SessionEvent[]>;
-  /** Frees what the session holds (servers, sockets); called after each test. */
+  /** Frees what the session holds (servers, sockets, as the target sees fit); after each test. */
   dispose(): Promise<void>;
 }
 
