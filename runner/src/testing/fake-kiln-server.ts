@@ -26,12 +26,14 @@ const BUILD_ID = 'build-1';
 /**
  * A minimal Kiln server for tests, on a free localhost port with real sockets: the build lease
  * (`POST /api/projects/:p/sessions/:s/builds`), the ingest socket following the SessionDO's
- * producer rules (the channel's `admitFrame`: duplicates dropped and acked again, gaps refused
- * with the expected seq; lower epochs and older connections fenced; `checkEvents`, frame size,
- * subscriber frame rate and bad-frame limits; no ingest event rate), and the subscriber socket catching up from `hello.lastSeq` as the
- * SessionDO does (`planCatchUp`: rounds of `REPLAY_ROUND_EVENTS`, a snapshot past
- * `REPLAY_LIMIT`, `ahead-of-head`). It does not coalesce deltas: `committed` keeps one entry per
- * producer seq. Its conformance to PROTOCOL.md is tested by `fake-kiln-server.conformance.test.ts`.
+ * producer rules (the channel's `admitFrame` and `checkEvents`: duplicates dropped and acked
+ * again, gaps refused with the expected seq; lower epochs and older connections fenced; frame
+ * size and bad-frame limits), and the subscriber socket catching up from `hello.lastSeq` by the
+ * SessionDO's plan (`planCatchUp`: rounds of `REPLAY_ROUND_EVENTS`, a snapshot past
+ * `REPLAY_LIMIT`, `ahead-of-head`) under the same frame rate and bad-frame limits.
+ * `fake-kiln-server.conformance.test.ts` holds it to PROTOCOL.md; what it leaves out (delta
+ * coalescing — `committed` keeps one entry per producer seq —, late turn ends, `send`,
+ * `interrupt`, `ack`, the ingest event rate) is declared there.
  * Knobs lose frames, kill sockets, hold acks and skip a seq, to exercise the clients' recovery.
  */
 export class FakeKilnServer extends EventEmitter {
