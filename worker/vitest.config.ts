@@ -18,6 +18,8 @@ export default defineConfig({
           SHARD_CAPACITY: '2',
           // Apps are served when a request's host is this one (worker/src/artifacts/apps.ts).
           APPS_ORIGIN: 'http://apps.test',
+          // The operator's token for the full /api/health (worker/src/routes/health.ts).
+          OPERATOR_TOKEN: 'test-operator-token',
           TEST_MIGRATIONS: await readD1Migrations(
             fileURLToPath(new URL('../migrations', import.meta.url)),
           ),

@@ -139,3 +139,24 @@ export const MAX_SOCKETS_PER_PRINCIPAL = 64;
  */
 export const CATCH_UP_BURST_BYTES = 16 * 1024 * 1024;
 export const CATCH_UP_BYTES_PER_SECOND = 1024 * 1024;
+
+/**
+ * Sessions one person may create per rolling minute (`POST …/messages` or `…/builds` on a new
+ * session id); past it 429 `rate-limited` with `Retry-After` in seconds until the oldest of those
+ * sessions leaves the minute. Far above a person's pace, low enough that a script cannot fill D1.
+ */
+export const MAX_SESSIONS_PER_MINUTE = 30;
+
+/**
+ * Personal access tokens one person may create (`POST /api/tokens`), and token sign-ins
+ * (`POST /api/auth/token`) one client IP may try, per minute: the Workers Rate Limiting binding
+ * `TOKEN_LIMITER` in wrangler.toml holds the same number. Past it 429 with `Retry-After: 60`.
+ */
+export const MAX_TOKEN_REQUESTS_PER_MINUTE = 10;
+
+/**
+ * Better Auth's rate limiter (worker/src/auth/better-auth.ts): email sign-ins and sign-ups per
+ * client IP per minute; every attempt counts.
+ */
+export const MAX_SIGN_INS_PER_MINUTE = 5;
+export const MAX_SIGN_UPS_PER_MINUTE = 5;

@@ -17,6 +17,8 @@ export interface Env {
   /** One RunnerHubDO per account: its runners' registry and the dispatch queue. */
   RUNNER_HUBS: DurableObjectNamespace<RunnerHub>;
   ASSETS: Fetcher;
+  /** Workers Rate Limiting, 10 per minute per key: token creation and token sign-in (wrangler.toml). */
+  TOKEN_LIMITER: RateLimit;
   /** Build artifacts: blobs at `blobs/<sha256>` (PROTOCOL.md §10). */
   ARTIFACTS: R2Bucket;
   /** Origin of served apps (previews, deployments), a different site from Kiln's; empty = none. */
@@ -25,6 +27,8 @@ export interface Env {
   PUBLIC_URL: string;
   /** Signs Better Auth cookies; required outside localhost (`wrangler secret put`). */
   BETTER_AUTH_SECRET?: string;
+  /** The operator's bearer token for the full `GET /api/health` (session ids, D1 errors); unset = nobody. */
+  OPERATOR_TOKEN?: string;
   /** GitHub OAuth app; sign-in with GitHub is offered only when both are set. */
   GITHUB_CLIENT_ID?: string;
   GITHUB_CLIENT_SECRET?: string;

@@ -20,6 +20,8 @@ export class ApiError extends HTTPException {
     status: ContentfulStatusCode,
     readonly code: ErrorCode,
     message: string,
+    /** Extra response headers (e.g. `Retry-After` on a 429). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(status, { message });
   }
@@ -30,10 +32,16 @@ export function fail(status: ContentfulStatusCode, code: ErrorCode, message: str
   throw new ApiError(status, code, message);
 }
 
+/** Throws `429 rate-limited` with `Retry-After: <seconds>` (at least 1). */
+export function failRateLimited(message: string, retryAfterSeconds: number): never {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  throw new ApiError(429, 'rate-limited', message, { 'Retry-After': String(seconds) });
+}
+
 /** Renders every error as `{ error: { code, message } }`. */
 export function onError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
-    return c.json({ error: { code: err.code, message: err.message } }, err.status);
+    return c.json({ error: { code: err.code, message: err.message } }, err.status, err.headers);
   }
   if (err instanceof HTTPException) {
     const code: ErrorCode =

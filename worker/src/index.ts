@@ -8,6 +8,7 @@ import { artifacts } from './routes/artifacts';
 import { auth } from './routes/auth';
 import { deployments } from './routes/deployments';
 import { health } from './routes/health';
+import { ownership } from './routes/ownership';
 import { projects } from './routes/projects';
 import { runners } from './routes/runners';
 import { sessions } from './routes/sessions';
@@ -30,6 +31,7 @@ const app = new Hono<AppEnv>()
   .route('/sessions', sessions)
   .route('/projects', deployments)
   .route('/projects', projects)
+  .route('/projects', ownership)
   .route('/builds', artifacts)
   .route('/tokens', tokens)
   .route('/runners', runners)

@@ -202,7 +202,7 @@ describe('D1 outage', () => {
     );
     const during = await stub.getHealth();
     expect(during.d1LagEvents).toBe(during.headSeq);
-    const platform = (await (await api('/api/health', undefined)).json()) as {
+    const platform = (await (await api('/api/health', 'test-operator-token')).json()) as {
       writeThrough: { worst: { sessionId: string; lagEvents: number }[] };
     };
     expect(platform.writeThrough.worst).toContainEqual(
@@ -222,7 +222,7 @@ describe('D1 outage', () => {
       interval: 100,
     });
     expect((await stub.getHealth()).d1LastError).toBeNull();
-    const after = (await (await api('/api/health', undefined)).json()) as {
+    const after = (await (await api('/api/health', 'test-operator-token')).json()) as {
       writeThrough: { worst: { sessionId: string }[] };
     };
     expect(after.writeThrough.worst.map((w) => w.sessionId)).not.toContain(sessionId);

@@ -340,9 +340,9 @@ describe('authorization', () => {
     const cases: [string, string | undefined, Record<string, string>, number][] = [
       [`/api/sessions/${sessionId}/state`, undefined, {}, 401],
       [`/api/sessions/${sessionId}/state`, 'kiln_pat_bogus', {}, 401],
-      [`/api/sessions/${sessionId}/state`, stranger.token, {}, 403],
-      [`/api/sessions/${sessionId}/events`, stranger.token, {}, 403],
-      [`/api/sessions/${sessionId}/ws`, stranger.token, { Upgrade: 'websocket' }, 403],
+      [`/api/sessions/${sessionId}/state`, stranger.token, {}, 404],
+      [`/api/sessions/${sessionId}/events`, stranger.token, {}, 404],
+      [`/api/sessions/${sessionId}/ws`, stranger.token, { Upgrade: 'websocket' }, 404],
       [`/api/sessions/${sessionId}/ingest`, viewer.token, { Upgrade: 'websocket' }, 403],
       [`/api/sessions/${crypto.randomUUID()}/state`, account.token, {}, 404],
       [`/api/sessions/${sessionId}/state`, viewer.token, {}, 200],

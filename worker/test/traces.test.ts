@@ -94,7 +94,7 @@ describe('GET /api/sessions/:id/traces', () => {
     const stranger = await seedAccount();
     const viewer = await seedAccount('viewer', account.projectId);
     expect((await api(`/api/sessions/${sessionId}/traces`, undefined)).status).toBe(401);
-    expect((await api(`/api/sessions/${sessionId}/traces`, stranger.token)).status).toBe(403);
+    expect((await api(`/api/sessions/${sessionId}/traces`, stranger.token)).status).toBe(404);
     expect((await api(`/api/sessions/${sessionId}/traces`, viewer.token)).status).toBe(200);
     for (const query of ['?limit=0', '?limit=100000', '?cursor=12', '?cursor=s1;DROP']) {
       const res = await api(`/api/sessions/${sessionId}/traces${query}`, account.token);

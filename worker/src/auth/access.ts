@@ -5,23 +5,21 @@ import { fail } from '../http';
 
 export type Role = 'owner' | 'editor' | 'viewer';
 
-/** The caller's role in a project, or 403 when not a member. */
+/** The caller's role in a project, or the 404 of `notFoundProject` when not a member. */
 export async function projectRole(
   db: D1Database,
   projectId: string,
   userId: string,
 ): Promise<Role> {
-  const rows = await drizzle(db)
-    .select({ role: projectMembers.role })
-    .from(projectMembers)
-    .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)))
-    .limit(1);
-  const role = rows[0]?.role;
-  if (!role) fail(403, 'forbidden', 'you are not a member of this project');
+  const role = await memberRole(db, projectId, userId);
+  if (!role) notFoundProject(projectId);
   return role;
 }
 
-/** A session's project and the caller's role in it: 404 for an unknown session, 403 for a non-member. */
+/**
+ * A session's project and the caller's role in it. "No such session" and "not yours" answer the
+ * same 404 (`notFoundSession`), so a stranger cannot tell which session ids exist.
+ */
 export async function sessionAccess(
   db: D1Database,
   sessionId: string,
@@ -33,8 +31,32 @@ export async function sessionAccess(
     .where(eq(generationSessions.id, sessionId))
     .limit(1);
   const projectId = rows[0]?.projectId;
-  if (!projectId) fail(404, 'not-found', `no session ${sessionId}`);
-  return { projectId, role: await projectRole(db, projectId, userId) };
+  const role = projectId ? await memberRole(db, projectId, userId) : undefined;
+  if (!projectId || !role) notFoundSession(sessionId);
+  return { projectId, role };
+}
+
+/** The one answer for an unknown project and for a project the caller is not a member of. */
+export function notFoundProject(projectId: string): never {
+  fail(404, 'not-found', `no project ${projectId}`);
+}
+
+/** The one answer for an unknown session and for a session the caller may not see. */
+export function notFoundSession(sessionId: string): never {
+  fail(404, 'not-found', `no session ${sessionId}`);
+}
+
+async function memberRole(
+  db: D1Database,
+  projectId: string,
+  userId: string,
+): Promise<Role | undefined> {
+  const rows = await drizzle(db)
+    .select({ role: projectMembers.role })
+    .from(projectMembers)
+    .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)))
+    .limit(1);
+  return rows[0]?.role;
 }
 
 /** 403 unless the role may change things (send, interrupt, ingest). */

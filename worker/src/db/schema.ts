@@ -71,6 +71,18 @@ export const authVerifications = sqliteTable('auth_verifications', {
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }),
 });
 
+/**
+ * Better Auth's `rateLimit` model (`rateLimit.storage: 'database'`): one row per client IP and
+ * auth path, the requests counted in the current window (worker/src/auth/better-auth.ts).
+ */
+export const authRateLimits = sqliteTable('auth_rate_limits', {
+  id: text('id').primaryKey(),
+  key: text('key').notNull().unique(),
+  count: integer('count').notNull(),
+  /** ms epoch of the window's last counted request. */
+  lastRequest: integer('last_request').notNull(),
+});
+
 /** Personal access tokens for the CLI and scripts; only the SHA-256 hash is stored. */
 export const apiTokens = sqliteTable(
   'api_tokens',
@@ -142,7 +154,11 @@ export const generationSessions = sqliteTable(
     finishedAt: integer('finished_at'),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('sessions_project').on(t.projectId, t.createdAt)],
+  (t) => [
+    index('sessions_project').on(t.projectId, t.createdAt),
+    // MAX_SESSIONS_PER_MINUTE: a person's sessions of the last minute (worker/src/routes/session-cap.ts).
+    index('sessions_created_by').on(t.createdBy, t.createdAt),
+  ],
 );
 
 export const messages = sqliteTable(

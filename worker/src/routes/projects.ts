@@ -16,6 +16,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { projectRole, requireOwner, requireWriter } from '../auth/access';
 import { requirePrincipal } from '../auth/principal';
+import { requireSessionQuota } from '../auth/rate-limits';
 import { admitSocket, revokeSockets, socketPrincipalOf } from '../auth/revoke';
 import {
   builds,
@@ -34,6 +35,7 @@ import {
   ROLE_HEADER,
 } from '../session/session-object';
 import { idParam } from './ids';
+import { requireNotOwnerOfRecord } from './ownership';
 
 /** Session objects destroyed in parallel when a project is deleted. */
 const DESTROY_CONCURRENCY = 8;
@@ -67,8 +69,9 @@ function titleFrom(text: string): string {
 }
 
 /**
- * Creates the session row if it is new (deferred creation) and returns it; 409 when the id
- * belongs to another project. `created` says whether this call made it.
+ * Creates the session row if it is new (deferred creation) and returns it; 404 when the id
+ * belongs to another project (as for any session not yours), 429 past `MAX_SESSIONS_PER_MINUTE`.
+ * `created` says whether this call made it.
  */
 async function ensureSession(
   env: AppEnv['Bindings'],
@@ -82,6 +85,7 @@ async function ensureSession(
     preview: string | null;
   },
 ): Promise<{ row: SessionRow; created: boolean }> {
+  if (fields.createdBy) await requireSessionQuota(env.DB, fields.createdBy, sessionId);
   const db = drizzle(env.DB);
   const now = Date.now();
   const inserted = await db
@@ -106,7 +110,7 @@ async function ensureSession(
     .from(generationSessions)
     .where(eq(generationSessions.id, sessionId));
   if (!row || row.projectId !== projectId)
-    fail(409, 'conflict', `session ${sessionId} belongs to another project`);
+    fail(404, 'not-found', `no session ${sessionId} in this project`); // alike: not yours = none
   const created = inserted.length > 0;
   await env.SESSIONS.getByName(sessionId).init(sessionId, projectId);
   if (created) {
@@ -255,6 +259,7 @@ export const projects = new Hono<AppEnv>()
       if (!user) fail(404, 'not-found', `nobody has signed up as ${email}`);
       if (user.id === c.var.principal.userId)
         fail(409, 'conflict', 'you cannot change your own role');
+      if (role !== 'owner') await requireNotOwnerOfRecord(c.env.DB, projectId, user.id);
       await db
         .insert(projectMembers)
         .values({ projectId, userId: user.id, role, createdAt: Date.now() })
@@ -276,6 +281,7 @@ export const projects = new Hono<AppEnv>()
       requireOwner(await projectRole(c.env.DB, projectId, c.var.principal.userId));
       if (userId === c.var.principal.userId)
         fail(409, 'conflict', 'an owner cannot remove themself');
+      await requireNotOwnerOfRecord(c.env.DB, projectId, userId);
       await drizzle(c.env.DB)
         .delete(projectMembers)
         .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)));

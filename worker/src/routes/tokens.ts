@@ -3,6 +3,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { generateToken, hashToken, requirePrincipal } from '../auth/principal';
+import { requireTokenQuota } from '../auth/rate-limits';
 import { revokeSockets } from '../auth/revoke';
 import { apiTokens } from '../db/schema';
 import { type AppEnv, fail, validate } from '../http';
@@ -10,7 +11,8 @@ import { idParam } from './ids';
 
 /**
  * `/api/tokens`: the caller's personal access tokens for the CLI. The token itself is returned
- * once, at creation; only its SHA-256 hash is stored.
+ * once, at creation; only its SHA-256 hash is stored. Creation is rate-limited per person
+ * (`MAX_TOKEN_REQUESTS_PER_MINUTE`).
  */
 export const tokens = new Hono<AppEnv>()
   .use(requirePrincipal)
@@ -29,6 +31,7 @@ export const tokens = new Hono<AppEnv>()
   })
   .post('/', validate('json', z.object({ name: z.string().trim().min(1).max(100) })), async (c) => {
     const { name } = c.req.valid('json');
+    await requireTokenQuota(c.env, `create:${c.var.principal.userId}`);
     const token = generateToken();
     const id = crypto.randomUUID();
     const createdAt = Date.now();

@@ -11,59 +11,39 @@ import {
   parseFrame,
   type RunnerHubFrame,
   runnerHubFrame,
-  type SessionState,
-  type SessionStatus,
 } from '@kiln/protocol';
 import type { Env } from '../env';
-import { publishProjectEvents } from '../project/publish';
-import { pickRunner, queueRefusal, type RunnerSlot } from './dispatch';
+import {
+  buildFrame,
+  CoalescingRunner,
+  noRunnerFor,
+  pickRunner,
+  queueRefusal,
+  type RunnerSlot,
+} from './dispatch';
+import { appendQueued, publishFinished, publishStatus, recordBuild } from './hub-records';
+import {
+  attachmentOf,
+  closeQuietly,
+  type LiveRunner,
+  liveRunners,
+  RUNNER_ID_HEADER,
+  RUNNER_NAME_HEADER,
+  type RunnerAttachment,
+  RunnerRecords,
+  runnerSlots,
+  sendFrame as send,
+} from './hub-sockets';
 import { TurnQueue, type TurnRequest, type TurnRow } from './turn-queue';
 
+export { hubFor, SHARED_HUB } from './hub-routing';
+export { RUNNER_ID_HEADER, RUNNER_NAME_HEADER } from './hub-sockets';
 export type { TurnRequest } from './turn-queue';
 
 /** A build offered to a runner and not accepted within this long goes back to the queue. */
 export const OFFER_TIMEOUT_MS = 10_000;
 /** A running build whose runner has been gone this long stops holding its session's queue. */
 export const RUNNER_LOST_MS = 60_000;
-
-/** Name of the hub that shared (hosted) runners join; account hubs are named by user id. */
-export const SHARED_HUB = 'shared';
-
-/**
- * The hub that builds a project: its owner's when the owner has a runner token, otherwise the
- * shared hub (hosted runners; the dev stack's local runner).
- */
-export async function hubFor(env: Env, ownerId: string) {
-  const own = await env.DB.prepare(
-    'SELECT 1 AS one FROM runner_tokens WHERE user_id = ? AND revoked_at IS NULL AND shared = 0 LIMIT 1',
-  )
-    .bind(ownerId)
-    .first();
-  return env.RUNNER_HUBS.getByName(own ? ownerId : SHARED_HUB);
-}
-
-/** Headers the worker sets on an authorized `GET /api/runners/connect`. */
-export const RUNNER_ID_HEADER = 'x-kiln-runner';
-export const RUNNER_NAME_HEADER = 'x-kiln-runner-name';
-
-interface Attachment {
-  runnerId: string;
-  name: string;
-  hello?: { instance: string; version: string; agents: string[]; capacity: number };
-  activeBuilds: string[];
-  lastSeenAt: number;
-  badFrames: number;
-}
-
-/** A connected runner as `GET /api/runners` shows it. */
-export interface LiveRunner {
-  runnerId: string;
-  version: string | null;
-  agents: string[];
-  capacity: number;
-  activeBuilds: string[];
-  lastSeenAt: number;
-}
 
 /**
  * One account's runners (DESIGN §1): the registry of connected runners (their control sockets,
@@ -72,22 +52,18 @@ export interface LiveRunner {
  * `build` command goes out, so only that runner can ingest into it.
  */
 export class RunnerHub extends DurableObject<Env> {
-  private pumping = false;
-  private pumpAgain = false;
+  private readonly pumps = new CoalescingRunner();
   private readonly queue: TurnQueue;
+  private readonly records: RunnerRecords;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
     this.queue = new TurnQueue(ctx.storage.sql);
+    this.records = new RunnerRecords(ctx.storage.sql);
     void ctx.blockConcurrencyWhile(async () => {
       this.queue.migrate();
-      ctx.storage.sql.exec(
-        'CREATE TABLE IF NOT EXISTS affinity (project_id TEXT PRIMARY KEY, runner_id TEXT NOT NULL)',
-      );
-      ctx.storage.sql.exec(
-        'CREATE TABLE IF NOT EXISTS last_seen (runner_id TEXT PRIMARY KEY, at INTEGER NOT NULL)',
-      );
+      this.records.migrate();
     });
   }
 
@@ -114,11 +90,11 @@ export class RunnerHub extends DurableObject<Env> {
   async enqueue(turn: TurnRequest): Promise<HubTurnStatus> {
     const existing = this.queue.byMessage(turn.sessionId, turn.messageId);
     if (existing) return existing.status;
-    const refusal = (await this.admit(turn)) ?? this.noRunnerFor(turn.agent);
+    const refusal = (await this.admit(turn)) ?? noRunnerFor(this.slots(), turn.agent);
     if (refusal) {
       this.queue.insert(turn, 'failed');
       await this.env.SESSIONS.getByName(turn.sessionId).appendStatus('failed', refusal);
-      this.ctx.waitUntil(this.publishStatus(turn.projectId, turn.sessionId, 'failed'));
+      this.ctx.waitUntil(publishStatus(this.env, turn.projectId, turn.sessionId, 'failed'));
       return 'failed';
     }
     this.queue.insert(turn, 'queued');
@@ -143,29 +119,15 @@ export class RunnerHub extends DurableObject<Env> {
     await this.pump();
   }
 
+  /** Open (queued, offered, running) turns of a project on this hub (ownership transfer waits for 0). */
+  async openTurns(projectId: string): Promise<number> {
+    return this.queue.open({ projectId }).length;
+  }
+
   /** Connected runners and what they reported, plus when each runner was last seen. */
   async listRunners(): Promise<{ live: LiveRunner[]; lastSeen: Record<string, number> }> {
-    const live = this.ctx.getWebSockets().flatMap((ws) => {
-      const a = ws.deserializeAttachment() as Attachment;
-      if (!a.hello) return [];
-      return [
-        {
-          runnerId: a.runnerId,
-          version: a.hello.version,
-          agents: a.hello.agents,
-          capacity: a.hello.capacity,
-          activeBuilds: a.activeBuilds,
-          lastSeenAt: a.lastSeenAt,
-        },
-      ];
-    });
-    const lastSeen = Object.fromEntries(
-      this.ctx.storage.sql
-        .exec<{ runner_id: string; at: number }>('SELECT runner_id, at FROM last_seen')
-        .toArray()
-        .map((r) => [r.runner_id, r.at]),
-    );
-    return { live, lastSeen };
+    const live = liveRunners(this.ctx.getWebSockets());
+    return { live, lastSeen: this.records.lastSeen() };
   }
 
   /** Disconnects a runner whose token was revoked (code 1008, reason `token revoked`). */
@@ -196,7 +158,7 @@ export class RunnerHub extends DurableObject<Env> {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [runnerId]);
-    const attachment: Attachment = {
+    const attachment: RunnerAttachment = {
       runnerId,
       name: request.headers.get(RUNNER_NAME_HEADER) ?? runnerId,
       activeBuilds: [],
@@ -210,7 +172,7 @@ export class RunnerHub extends DurableObject<Env> {
   // --- WebSocket Hibernation API ---
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const attachment = ws.deserializeAttachment() as Attachment;
+    const attachment = attachmentOf(ws);
     const parsed =
       typeof message === 'string'
         ? parseFrame(runnerHubFrame, message)
@@ -225,11 +187,7 @@ export class RunnerHub extends DurableObject<Env> {
     }
     const now = Date.now();
     attachment.lastSeenAt = now;
-    this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO last_seen (runner_id, at) VALUES (?, ?)',
-      attachment.runnerId,
-      now,
-    );
+    this.records.seen(attachment.runnerId, now);
     await this.onFrame(ws, attachment, parsed.frame);
   }
 
@@ -262,7 +220,7 @@ export class RunnerHub extends DurableObject<Env> {
 
   // --- runner frames ---
 
-  private async onFrame(ws: WebSocket, attachment: Attachment, frame: RunnerHubFrame) {
+  private async onFrame(ws: WebSocket, attachment: RunnerAttachment, frame: RunnerHubFrame) {
     switch (frame.type) {
       case 'hello':
         attachment.hello = {
@@ -295,13 +253,9 @@ export class RunnerHub extends DurableObject<Env> {
           return;
         }
         this.queue.set(turn.seq, { status: 'running' });
-        this.ctx.storage.sql.exec(
-          'INSERT OR REPLACE INTO affinity (project_id, runner_id) VALUES (?, ?)',
-          turn.project_id,
-          attachment.runnerId,
-        );
-        this.ctx.waitUntil(this.recordBuild(turn.build_id!, 'running'));
-        this.ctx.waitUntil(this.publishStatus(turn.project_id, turn.session_id, 'active'));
+        this.records.setAffinity(turn.project_id, attachment.runnerId);
+        this.ctx.waitUntil(recordBuild(this.env, turn.build_id!, 'running'));
+        this.ctx.waitUntil(publishStatus(this.env, turn.project_id, turn.session_id, 'active'));
         return;
       }
       case 'build-rejected': {
@@ -324,7 +278,7 @@ export class RunnerHub extends DurableObject<Env> {
   }
 
   private async onSocketGone(ws: WebSocket): Promise<void> {
-    const { runnerId } = ws.deserializeAttachment() as Attachment;
+    const { runnerId } = attachmentOf(ws);
     // A newer socket of the same runner may already be open (reconnect): nothing is lost then.
     if (this.connected(runnerId, ws)) return;
     this.runnerGone(runnerId);
@@ -347,20 +301,8 @@ export class RunnerHub extends DurableObject<Env> {
    * slot offers, at most `DISPATCH_SCAN_LIMIT` turns per agent and pass, so turns nobody can take
    * cost nothing.
    */
-  private async pump(): Promise<void> {
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = true;
-    try {
-      do {
-        this.pumpAgain = false;
-        await this.pumpOnce();
-      } while (this.pumpAgain);
-    } finally {
-      this.pumping = false;
-    }
+  private pump(): Promise<void> {
+    return this.pumps.run(() => this.pumpOnce());
   }
 
   private async pumpOnce(): Promise<void> {
@@ -368,16 +310,10 @@ export class RunnerHub extends DurableObject<Env> {
     const agents = new Set(slots.filter((r) => r.load < r.capacity).flatMap((r) => r.agents));
     for (const agent of agents) {
       for (const turn of this.queue.startable(agent, DISPATCH_SCAN_LIMIT)) {
-        const affinity = this.ctx.storage.sql
-          .exec<{ runner_id: string }>(
-            'SELECT runner_id FROM affinity WHERE project_id = ?',
-            turn.project_id,
-          )
-          .toArray()[0]?.runner_id;
         const runnerId = pickRunner(
           slots,
           turn.agent,
-          affinity,
+          this.records.affinityOf(turn.project_id),
           new Set(JSON.parse(turn.rejected_by) as string[]),
         );
         if (!runnerId) continue;
@@ -397,61 +333,26 @@ export class RunnerHub extends DurableObject<Env> {
     const { buildId } = await session.leaseBuild(`runner:${runnerId}`, turn.agent, turn.model);
     const turnId = crypto.randomUUID();
     this.queue.set(turn.seq, { build_id: buildId, turn_id: turnId });
-    await this.recordBuild(buildId, 'leased', turn, runnerId);
-    // The previous turn's checkpoint continues the conversation, but only for the same agent:
-    // one agent's state means nothing to another.
+    await recordBuild(this.env, buildId, 'leased', {
+      turn,
+      runnerId,
+      expiresAt: Date.now() + OFFER_TIMEOUT_MS,
+    });
     const checkpoint = await session.lastCheckpoint();
     const current = this.queue.byBuild(buildId);
     if (current?.status !== 'offered') return; // the runner left meanwhile: re-queued
-    this.sendToRunner(runnerId, {
-      type: 'build',
-      buildId,
-      sessionId: turn.session_id,
-      projectId: turn.project_id,
-      turnId,
-      prompt: turn.prompt,
-      agent: turn.agent,
-      model: turn.model,
-      ...(turn.permission_mode ? { permissionMode: turn.permission_mode } : {}),
-      ...(checkpoint?.agent === turn.agent ? { checkpoint: JSON.parse(checkpoint.state) } : {}),
-    });
+    this.sendToRunner(runnerId, buildFrame(turn, buildId, turnId, checkpoint));
     this.scheduleAlarm(OFFER_TIMEOUT_MS);
-  }
-
-  /**
-   * Why no runner could take a turn for `agent`: runners are connected and none offers it.
-   * With no runner connected the turn waits (one may connect); the queue caps bound the wait.
-   */
-  private noRunnerFor(agent: string): string | undefined {
-    const slots = this.slots();
-    if (slots.length === 0 || slots.some((r) => r.agents.includes(agent))) return undefined;
-    const offered = [...new Set(slots.flatMap((r) => r.agents))].sort().join(', ');
-    return `no connected runner offers the ${agent} agent (offered: ${offered})`;
   }
 
   /** Tells the session and the project's list, once, that the turn waits for a runner. */
   private async markQueued(projectId: string, sessionId: string, agent: string) {
-    await this.env.SESSIONS.getByName(sessionId).appendStatus(
-      'queued',
-      `waiting for a runner with the ${agent} agent`,
-    );
-    this.ctx.waitUntil(this.publishStatus(projectId, sessionId, 'queued'));
+    await appendQueued(this.env, sessionId, agent);
+    this.ctx.waitUntil(publishStatus(this.env, projectId, sessionId, 'queued'));
   }
 
   private slots(): RunnerSlot[] {
-    const load = this.queue.loadByRunner();
-    return this.ctx.getWebSockets().flatMap((ws) => {
-      const a = ws.deserializeAttachment() as Attachment;
-      if (!a.hello) return [];
-      return [
-        {
-          runnerId: a.runnerId,
-          agents: a.hello.agents,
-          capacity: a.hello.capacity,
-          load: load.get(a.runnerId) ?? 0,
-        },
-      ];
-    });
+    return runnerSlots(this.ctx.getWebSockets(), this.queue.loadByRunner());
   }
 
   private cancel(turns: TurnRow[]): void {
@@ -465,79 +366,14 @@ export class RunnerHub extends DurableObject<Env> {
 
   private requeue(turn: TurnRow): void {
     this.queue.set(turn.seq, { status: 'queued', runner_id: null, build_id: null, turn_id: null });
-    if (turn.build_id) this.ctx.waitUntil(this.recordBuild(turn.build_id, 'abandoned'));
+    if (turn.build_id) this.ctx.waitUntil(recordBuild(this.env, turn.build_id, 'abandoned'));
     this.ctx.waitUntil(this.markQueued(turn.project_id, turn.session_id, turn.agent));
   }
 
   private finish(turn: TurnRow): void {
     this.queue.set(turn.seq, { status: 'done' });
-    if (turn.build_id) this.ctx.waitUntil(this.recordBuild(turn.build_id, 'finished'));
-    this.ctx.waitUntil(this.publishFinished(turn));
-  }
-
-  // --- D1 and the project channel ---
-
-  /** Keeps D1's `builds` row (which the ingest route checks before upgrading) in step. */
-  private async recordBuild(
-    buildId: string,
-    status: 'leased' | 'running' | 'finished' | 'abandoned',
-    turn?: TurnRow,
-    runnerId?: string,
-  ): Promise<void> {
-    const now = Date.now();
-    if (status === 'leased' && turn && runnerId) {
-      await this.env.DB.prepare(
-        `INSERT INTO builds (id, session_id, project_id, holder, agent, model, status, lease_expires_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'leased', ?, ?)`,
-      )
-        .bind(
-          buildId,
-          turn.session_id,
-          turn.project_id,
-          `runner:${runnerId}`,
-          turn.agent,
-          turn.model,
-          now + OFFER_TIMEOUT_MS,
-          now,
-        )
-        .run();
-      return;
-    }
-    const finished = status === 'finished' || status === 'abandoned' ? now : null;
-    await this.env.DB.prepare('UPDATE builds SET status = ?, finished_at = ? WHERE id = ?')
-      .bind(status, finished, buildId)
-      .run();
-  }
-
-  private async publishStatus(
-    projectId: string,
-    sessionId: string,
-    status: SessionStatus,
-  ): Promise<void> {
-    await publishProjectEvents(this.env, projectId, [
-      { type: 'session-updated', sessionId, changes: { status } },
-    ]);
-  }
-
-  /** After a build, the project's list shows the session as its log has it. */
-  private async publishFinished(turn: TurnRow): Promise<void> {
-    // RPC typing flattens SessionState to never (its JSON fields); the value is the state.
-    const state = (await this.env.SESSIONS.getByName(
-      turn.session_id,
-    ).getState()) as SessionState | null;
-    if (!state) return;
-    await publishProjectEvents(this.env, turn.project_id, [
-      {
-        type: 'session-updated',
-        sessionId: turn.session_id,
-        changes: {
-          status: state.status,
-          title: state.title,
-          messageCount: state.messages.length,
-          totalTokens: state.usage.inputTokens + state.usage.outputTokens,
-        },
-      },
-    ]);
+    if (turn.build_id) this.ctx.waitUntil(recordBuild(this.env, turn.build_id, 'finished'));
+    this.ctx.waitUntil(publishFinished(this.env, turn));
   }
 
   // --- helpers ---
@@ -557,21 +393,5 @@ export class RunnerHub extends DurableObject<Env> {
         if (current === null || current > at) return this.ctx.storage.setAlarm(at);
       }),
     );
-  }
-}
-
-function send(ws: WebSocket, frame: HubServerFrame): void {
-  try {
-    ws.send(JSON.stringify(frame));
-  } catch {
-    // The socket closed between the check and the send; its close handler re-queues.
-  }
-}
-
-function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed: nothing left to do.
   }
 }
