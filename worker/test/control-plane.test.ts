@@ -582,70 +582,92 @@ describe('live sockets follow revocation', () => {
     expect(s.closed).toEqual({ code: 1008, reason });
   };
 
-  it('removing a member closes every socket of theirs, in every object, before the answer', async () => {
-    const { owner, editor, sessionId } = await setup();
-    const s = await openAll(owner, { token: editor.token }, sessionId);
-    const res = await api(
-      `/api/projects/${owner.projectId}/members/${editor.userId}`,
-      owner.token,
-      {
-        method: 'DELETE',
+  type SocketKind = 'direct' | 'sharded' | 'project' | 'ingest';
+  /** What a socket is after the change: closed with the reason, read-only, or as it was. */
+  type Outcome = { closed: string } | 'read-only' | 'open';
+  interface Change {
+    name: string;
+    /** How the member signs in: a personal access token or a Better Auth browser sign-in. */
+    via: 'token' | 'cookie';
+    /** Makes the change over HTTP and returns its status (the sockets follow before it returns). */
+    apply: (ctx: { owner: Account; member: Member }) => Promise<number>;
+    expect: Record<SocketKind, Outcome>;
+  }
+  interface Member {
+    userId: string;
+    email: string;
+    token?: string;
+    headers?: Record<string, string>;
+  }
+
+  const all = (outcome: Outcome): Record<SocketKind, Outcome> => ({
+    direct: outcome,
+    sharded: outcome,
+    project: outcome,
+    ingest: outcome,
+  });
+
+  /** The authorization matrix: every change of access × every socket kind. */
+  const matrix: Change[] = [
+    {
+      name: 'member removed',
+      via: 'token',
+      apply: async ({ owner, member }) =>
+        (
+          await api(`/api/projects/${owner.projectId}/members/${member.userId}`, owner.token, {
+            method: 'DELETE',
+          })
+        ).status,
+      expect: all({ closed: 'access revoked: removed from the project' }),
+    },
+    {
+      name: 'role changed to viewer',
+      via: 'token',
+      apply: async ({ owner, member }) =>
+        (
+          await api(`/api/projects/${owner.projectId}/members`, owner.token, {
+            method: 'PUT',
+            body: JSON.stringify({ email: member.email, role: 'viewer' }),
+          })
+        ).status,
+      expect: {
+        direct: 'read-only',
+        sharded: 'read-only',
+        project: 'open',
+        ingest: { closed: 'access revoked: role changed to viewer' },
       },
-    );
-    expect(res.status).toBe(204);
-    const reason = 'access revoked: removed from the project';
-    for (const socket of [s.direct, s.sharded, s.project, s.ingest])
-      await closedWith(socket, reason);
-    // The owner's socket stays.
-    expect(s.owner.closed).toBeUndefined();
-  });
+    },
+    {
+      name: 'personal access token revoked',
+      via: 'token',
+      apply: async ({ member }) => {
+        const list = (await (await api('/api/tokens', member.token)).json()) as {
+          tokens: { id: string }[];
+        };
+        return (await api(`/api/tokens/${list.tokens[0]!.id}`, member.token, { method: 'DELETE' }))
+          .status;
+      },
+      expect: all({ closed: 'access revoked: token revoked' }),
+    },
+    {
+      name: 'signed out',
+      via: 'cookie',
+      apply: async ({ member }) =>
+        (
+          await SELF.fetch(`${BASE}/api/auth/sign-out`, {
+            method: 'POST',
+            headers: member.headers,
+          })
+        ).status,
+      expect: all({ closed: 'access revoked: signed out' }),
+    },
+  ];
 
-  it('an editor made viewer keeps reading but can no longer send; their ingest socket closes', async () => {
-    const { owner, editor, sessionId } = await setup();
-    const s = await openAll(owner, { token: editor.token }, sessionId);
-    const email = `${editor.userId}@example.test`;
-    const res = await api(`/api/projects/${owner.projectId}/members`, owner.token, {
-      method: 'PUT',
-      body: JSON.stringify({ email, role: 'viewer' }),
-    });
-    expect(res.status).toBe(200);
-    await closedWith(s.ingest, 'access revoked: role changed to viewer');
-    for (const socket of [s.direct, s.sharded]) {
-      socket.send({ type: 'send', clientMessageId: crypto.randomUUID(), text: 'sneak' });
-      await socket.waitFor(
-        (f) => f.some((x) => x.type === 'error' && x.code === 'forbidden'),
-        'forbidden',
-      );
-      expect(socket.closed).toBeUndefined();
+  async function editorOf(owner: Account, via: Change['via']): Promise<Member> {
+    if (via === 'token') {
+      const editor = await seedAccount('editor', owner.projectId);
+      return { ...editor, email: `${editor.userId}@example.test` };
     }
-    // Still reading: the owner's next prompt reaches both.
-    expect((await sendMessage(owner, sessionId, 'next prompt')).status).toBe(201);
-    for (const socket of [s.direct, s.sharded]) {
-      await socket.waitFor(
-        () => socket.events().some((e) => e.type === 'user-message' && e.text === 'next prompt'),
-        'the next prompt',
-      );
-    }
-    const state = await stateOf(sessionId, owner.token);
-    expect(state.messages.map((m) => m.text)).not.toContain('sneak');
-    expect(s.project.closed).toBeUndefined();
-  });
-
-  it('revoking a personal access token closes the sockets opened with it', async () => {
-    const { owner, editor, sessionId } = await setup();
-    const s = await openAll(owner, { token: editor.token }, sessionId);
-    const list = (await (await api('/api/tokens', editor.token)).json()) as {
-      tokens: { id: string }[];
-    };
-    const res = await api(`/api/tokens/${list.tokens[0]!.id}`, editor.token, { method: 'DELETE' });
-    expect(res.status).toBe(204);
-    for (const socket of [s.direct, s.sharded, s.project, s.ingest]) {
-      await closedWith(socket, 'access revoked: token revoked');
-    }
-  });
-
-  it('signing out closes the sockets of that browser sign-in', async () => {
-    const { owner, sessionId } = await setup();
     const email = `${crypto.randomUUID()}@example.test`;
     const cookie = await signUp(email, 'correct horse battery');
     const added = await api(`/api/projects/${owner.projectId}/members`, owner.token, {
@@ -653,14 +675,58 @@ describe('live sockets follow revocation', () => {
       body: JSON.stringify({ email, role: 'editor' }),
     });
     expect(added.status).toBe(200);
-    const headers = { Cookie: cookie, Origin: BASE };
-    const s = await openAll(owner, { headers }, sessionId);
-    const out = await SELF.fetch(`${BASE}/api/auth/sign-out`, { method: 'POST', headers });
-    expect(out.status).toBe(204);
-    for (const socket of [s.direct, s.sharded, s.project, s.ingest]) {
-      await closedWith(socket, 'access revoked: signed out');
-    }
-  });
+    const { userId } = (await added.json()) as { userId: string };
+    return { userId, email, headers: { Cookie: cookie, Origin: BASE } };
+  }
+
+  /** Waits until the object has handled everything sent before (a ping is ordered with frames). */
+  const alive = async (s: TestSocket) => {
+    const n = s.frames.filter((f) => f.type === 'pong').length;
+    s.send({ type: 'ping' });
+    await s.waitFor((f) => f.filter((x) => x.type === 'pong').length > n, 'pong');
+  };
+
+  it.each(matrix)(
+    '$name: every socket kind closes, turns read-only or stays, before the answer',
+    async (change) => {
+      const owner = await seedAccount('owner');
+      const sessionId = crypto.randomUUID();
+      expect((await sendMessage(owner, sessionId, 'first')).status).toBe(201);
+      const member = await editorOf(owner, change.via);
+      const sockets = await openAll(owner, member, sessionId);
+      expect([200, 204]).toContain(await change.apply({ owner, member }));
+      for (const kind of ['direct', 'sharded', 'project', 'ingest'] as const) {
+        const socket = sockets[kind];
+        const outcome = change.expect[kind];
+        if (outcome === 'open') {
+          await alive(socket);
+          expect(socket.closed, `${change.name} × ${kind}`).toBeUndefined();
+        } else if (outcome === 'read-only') {
+          socket.send({ type: 'send', clientMessageId: crypto.randomUUID(), text: 'sneak' });
+          await socket.waitFor(
+            (f) => f.some((x) => x.type === 'error' && x.code === 'forbidden'),
+            `${change.name} × ${kind}: forbidden`,
+          );
+          expect(socket.closed, `${change.name} × ${kind}`).toBeUndefined();
+        } else {
+          await closedWith(socket, outcome.closed);
+        }
+      }
+      // The owner's socket stays, and read-only sockets still receive the owner's next prompt.
+      expect(sockets.owner.closed).toBeUndefined();
+      expect((await sendMessage(owner, sessionId, 'next prompt')).status).toBe(201);
+      for (const kind of ['direct', 'sharded'] as const) {
+        if (change.expect[kind] !== 'read-only') continue;
+        const socket = sockets[kind];
+        await socket.waitFor(
+          () => socket.events().some((e) => e.type === 'user-message' && e.text === 'next prompt'),
+          'the next prompt',
+        );
+      }
+      const state = await stateOf(sessionId, owner.token);
+      expect(state.messages.map((m) => m.text)).not.toContain('sneak');
+    },
+  );
 
   it('a write frame re-checks the role: a member removed behind the server’s back cannot send', async () => {
     const { owner, editor, sessionId } = await setup();
