@@ -16,6 +16,7 @@ import { AgentsSdkSystem } from './systems/agents-sdk';
 import { DurableStreamsSystem } from './systems/durable-streams';
 import { apiJson, type KilnChannel, KilnSystem, leaseBuild, RelaySystem } from './systems/kiln';
 import type { Channel, System } from './systems/types';
+import { seedViewers } from './viewers';
 
 const quick = process.argv.includes('--quick');
 /** `--only=latency,resume` runs just those scenario groups (ingest, latency, resume, hydrate). */
@@ -75,7 +76,11 @@ const started = Date.now();
 try {
   stack = await startBenchStack(dir);
   ds = await DurableStreamsSystem.start(join(dir, 'ds'));
-  const kiln = new KilnSystem(stack);
+  // As many viewers as the largest audience: one person per subscriber.
+  const viewers = runs('latency')
+    ? await seedViewers(join(dir, 'state'), stack.config.projectId, Math.max(...SCALE.subscribers))
+    : [];
+  const kiln = new KilnSystem(stack, viewers);
   const relay = new RelaySystem(stack);
   const agents = new AgentsSdkSystem(stack);
   /** `--systems=kiln,raw relay` measures only those in the latency scenarios. */

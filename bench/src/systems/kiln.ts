@@ -58,7 +58,12 @@ export class KilnChannel implements Channel {
   readonly sessionId = randomUUID();
   headSeq = 0;
   private lease: Promise<{ buildId: string; ingestPath: string }>;
-  constructor(private readonly stack: BenchStack) {
+  private subscribers = 0;
+  /** `viewers`: one token per subscriber (bench/src/viewers.ts); empty = the owner's token. */
+  constructor(
+    private readonly stack: BenchStack,
+    private readonly viewers: readonly string[] = [],
+  ) {
     // The lease creates the session, so subscribers can connect before the first event.
     this.lease = leaseBuild(stack, this.sessionId);
   }
@@ -158,9 +163,11 @@ export class KilnChannel implements Channel {
     let sawReady = false;
     let subscribed: () => void = () => {};
     const ready = new Promise<void>((resolve) => (subscribed = resolve));
+    // Each subscriber is another person, as an audience is (MAX_SOCKETS_PER_PRINCIPAL).
+    const token = this.viewers[this.subscribers++ % this.viewers.length] ?? this.stack.config.token;
     const ws = await openWs(
       wsUrl(this.stack.server, `/api/sessions/${this.sessionId}/ws`),
-      this.stack.config.token,
+      token,
       (data, socket) => {
         if (!sawReady) {
           sawReady = true;
@@ -185,9 +192,13 @@ export class KilnChannel implements Channel {
 
 export class KilnSystem implements System {
   name = 'kiln';
-  constructor(readonly stack: BenchStack) {}
+  /** `viewers`: the audience's tokens, one per subscriber of a channel (bench/src/viewers.ts). */
+  constructor(
+    readonly stack: BenchStack,
+    private readonly viewers: readonly string[] = [],
+  ) {}
   async open() {
-    const channel = new KilnChannel(this.stack);
+    const channel = new KilnChannel(this.stack, this.viewers);
     await channel.ready();
     return channel;
   }
