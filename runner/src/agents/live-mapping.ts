@@ -52,7 +52,7 @@ export class LiveMapping {
 }
 
 /** The event with `scope:` before its message and tool call ids. */
-export function scopeIds(event: RunnerEventBody, scope: string): RunnerEventBody {
+function scopeIds(event: RunnerEventBody, scope: string): RunnerEventBody {
   const id = (value: string) => `${scope}:${value}`;
   switch (event.type) {
     case 'message-start':

@@ -27,7 +27,7 @@ export interface RunnerCommandOptions {
   allowUnsandboxedCommands?: boolean;
 }
 
-export const RUNNER_VERSION = '0.1.0';
+const RUNNER_VERSION = '0.1.0';
 
 /**
  * `kiln runner --server URL --token T [--workspaces DIR] [--capacity N] …`: runs builds for the

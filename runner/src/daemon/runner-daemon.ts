@@ -57,7 +57,7 @@ interface ActiveBuild {
 }
 
 /** `turn-finished.error` of a turn whose runner was killed while it ran. */
-export const RUNNER_RESTARTED =
+const RUNNER_RESTARTED =
   'runner-restarted: the runner stopped during this turn; everything up to that point is kept';
 
 /**

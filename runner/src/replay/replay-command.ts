@@ -47,7 +47,7 @@ export interface CommandIo {
 }
 
 /** `runnerId` of events produced by `kiln replay`. */
-export const REPLAY_RUNNER_ID = 'kiln-replay';
+const REPLAY_RUNNER_ID = 'kiln-replay';
 
 /**
  * Replays a recorded run into a session: detects its format, leases a build, maps the lines and

@@ -22,9 +22,9 @@ import { TurnQueue, type TurnRequest, type TurnRow } from './turn-queue';
 export type { TurnRequest } from './turn-queue';
 
 /** A build offered to a runner and not accepted within this long goes back to the queue. */
-export const OFFER_TIMEOUT_MS = 10_000;
+const OFFER_TIMEOUT_MS = 10_000;
 /** A running build whose runner has been gone this long stops holding its session's queue. */
-export const RUNNER_LOST_MS = 60_000;
+const RUNNER_LOST_MS = 60_000;
 
 /** Name of the hub that shared (hosted) runners join; account hubs are named by user id. */
 export const SHARED_HUB = 'shared';
