@@ -10,3 +10,4 @@ export * from './state';
 export * from './status';
 export * from './tool-output';
 export * from './traces';
+export * from './turn-id';

@@ -1,11 +1,13 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
+  type BuildStatus,
   DISPATCH_SCAN_LIMIT,
   type HubServerFrame,
   type HubTurnStatus,
   MAX_BAD_FRAMES,
   MAX_QUEUED_TURNS_PER_ACCOUNT,
   MAX_QUEUED_TURNS_PER_PROJECT,
+  newTurnId,
   PING_FRAME,
   PONG_FRAME,
   parseFrame,
@@ -395,7 +397,7 @@ export class RunnerHub extends DurableObject<Env> {
   private async offer(turn: TurnRow, runnerId: string): Promise<void> {
     const session = this.env.SESSIONS.getByName(turn.session_id);
     const { buildId } = await session.leaseBuild(`runner:${runnerId}`, turn.agent, turn.model);
-    const turnId = crypto.randomUUID();
+    const turnId = newTurnId();
     this.queue.set(turn.seq, { build_id: buildId, turn_id: turnId });
     await this.recordBuild(buildId, 'leased', turn, runnerId);
     // The previous turn's checkpoint continues the conversation, but only for the same agent:
@@ -480,7 +482,7 @@ export class RunnerHub extends DurableObject<Env> {
   /** Keeps D1's `builds` row (which the ingest route checks before upgrading) in step. */
   private async recordBuild(
     buildId: string,
-    status: 'leased' | 'running' | 'finished' | 'abandoned',
+    status: BuildStatus,
     turn?: TurnRow,
     runnerId?: string,
   ): Promise<void> {

@@ -70,11 +70,6 @@ export class EventLog {
     );
   }
 
-  headSeq(): number {
-    const row = this.sql.exec<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM events').one();
-    return row.seq ?? 0;
-  }
-
   /** Appends events with consecutive seqs after the current head. Call inside a transaction. */
   append(
     events: readonly { body: EventBody; at: number; buildId?: string; producerSeq?: number }[],

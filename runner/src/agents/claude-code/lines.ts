@@ -47,7 +47,7 @@ const common = {
   isMeta: z.boolean().nullish(),
 };
 
-/** `system/init`: opens a run. */
+/** `system/init`: opens a turn. */
 const claudeInitLine = z.object({
   ...common,
   type: z.literal('system'),
@@ -77,7 +77,7 @@ const claudeUserLine = z.object({
 });
 export type ClaudeUserLine = z.infer<typeof claudeUserLine>;
 
-/** `result`: closes a run. */
+/** `result`: closes a turn. */
 const claudeResultLine = z.object({
   ...common,
   type: z.literal('result'),

@@ -112,10 +112,11 @@ export class CliAgent implements Agent {
     });
     const mapper = createMapper(this.spec.format, {
       buildId: ctx.buildId,
-      runnerId: ctx.buildId,
+      // LiveMapping drops the mapper's turn-started (the daemon opens the turn), so this is unused.
+      producerId: this.name,
       agent: this.name,
       model: ctx.model,
-      fallbackRunId: ctx.turnId,
+      turnIdPrefix: ctx.turnId,
     });
     const mapping = new LiveMapping(ctx.emit, this.spec.scopeIds ? ctx.turnId : undefined);
     let lineNumber = 0;
