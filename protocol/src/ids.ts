@@ -1,6 +1,6 @@
 /**
- * Where every turn id comes from (PROTOCOL.md, glossary "turn"). A turn id is opaque to every
- * reader; it only has to be unique within its session.
+ * Where every turn id and user message id comes from (PROTOCOL.md, glossary). Ids are opaque to
+ * every reader; they only have to be unique within their session.
  */
 
 /** A live turn: the runner hub mints one when it dispatches a person's message (a UUID). */
@@ -15,4 +15,12 @@ export function newTurnId(): string {
  */
 export function recordedTurnId(key: string, index: number): string {
   return `${key}:${index}`;
+}
+
+/**
+ * The `messageId` of the `user-message` a `send` or `POST …/messages` appends: derived from the
+ * client's `clientMessageId`, so that a retry names the same message (idempotence).
+ */
+export function userMessageId(clientMessageId: string): string {
+  return `msg_${clientMessageId}`;
 }
