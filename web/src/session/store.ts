@@ -30,8 +30,9 @@ import {
  */
 
 /**
- * `static`: not connected on purpose (an ended session, loaded over HTTP) · `connecting`: the first attempt · `live` · `reconnecting`: lost (or the first attempt failed),
- * retrying with backoff · `offline`: not trying (browser offline, or an error no retry can fix).
+ * `static`: not connected on purpose (an ended session, loaded over HTTP) · `connecting`: the
+ * first attempt · `live` · `reconnecting`: lost (or the first attempt failed), retrying with
+ * backoff · `offline`: not trying (browser offline, or an error no retry can fix).
  */
 type ConnectionStatus = 'static' | 'connecting' | 'live' | 'reconnecting' | 'offline';
 
