@@ -3,7 +3,7 @@
  * every reader; they only have to be unique within their session.
  */
 
-/** A live turn: the runner hub mints one when it dispatches a person's message (a UUID). */
+/** A live turn's id (a UUID): the runner hub mints one each time it offers a turn to a runner. */
 export function newTurnId(): string {
   return crypto.randomUUID();
 }
