@@ -532,7 +532,7 @@ describe('project channel', () => {
     expect(presence.viewers.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('titles a new session as the reducer does, in the list and on the channel alike', async () => {
+  it('titles a new session as the reducer does, on the project channel and in the state alike', async () => {
     const account = await seedAccount();
     const live = await channel(account, 0);
     const sessionId = crypto.randomUUID();
