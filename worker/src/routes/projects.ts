@@ -22,6 +22,7 @@ import {
   PROJECT_HEADER,
   ROLE_HEADER,
 } from '../session/session-object';
+import { deployments } from './deployments';
 import { idParam } from './ids';
 import { projectOwner, projectSessions } from './project-sessions';
 
@@ -32,7 +33,8 @@ const projectParams = z.object({ projectId: idParam });
 
 /**
  * `/api/projects/*`: projects, their members and the project channel; a project's sessions,
- * messages and builds come from `project-sessions.ts`, mounted here behind `requirePrincipal`.
+ * messages and builds (`project-sessions.ts`) and its versions and deployment (`deployments.ts`)
+ * are mounted here, behind the one `requirePrincipal`.
  */
 export const projects = new Hono<AppEnv>()
   .use(requirePrincipal)
@@ -191,4 +193,5 @@ export const projects = new Hono<AppEnv>()
     await admitSocket(c.env, headers, access, `project:${projectId}`, projectId);
     return c.env.PROJECTS.getByName(projectId).fetch(new Request(c.req.raw, { headers }));
   })
-  .route('/', projectSessions);
+  .route('/', projectSessions)
+  .route('/', deployments);
