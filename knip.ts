@@ -35,9 +35,6 @@ const config: KnipConfig = {
       // outbox-writer.fixture.ts is run as a child process by outbox.test.ts.
       entry: ['src/**/*.fixture.ts'],
       project: ['src/**/*.ts'],
-      // In flight on branch `room` (issue 10): the FakeKilnServer runs SessionRoom's admission
-      // from @kiln/channel. Drop this ignore if knip still reports it once that branch is merged.
-      ignoreDependencies: ['@kiln/channel'],
       ignoreIssues: {
         // PREVIEW_DIR: imported by runner-daemon.ts on branch `previews2` (issue 13, in flight).
         'src/daemon/preview-server.ts': ['exports'],
