@@ -15,7 +15,7 @@ import { queryLocalD1 } from '../../scripts/dev-stack.ts';
 import type { BenchStack } from '../src/stack';
 
 /** sha256 of a canonical JSON (keys sorted at every level). */
-export function stateHash(state: unknown): string {
+function stateHash(state: unknown): string {
   const canon = (v: unknown): unknown =>
     Array.isArray(v)
       ? v.map(canon)
@@ -121,12 +121,12 @@ export async function api<T>(stack: BenchStack, path: string, init?: RequestInit
 }
 
 /** Rows from the stack's local D1, read with wrangler as e2e/harness.ts does. */
-export function d1Query<T>(stack: BenchStack, sql: string): Promise<T[]> {
+function d1Query<T>(stack: BenchStack, sql: string): Promise<T[]> {
   return queryLocalD1<T>(join(stack.dir, 'state'), sql);
 }
 
 /** Waits until D1's projections caught up with the log (bounded). */
-export async function d1CaughtUp(stack: BenchStack, sessionId: string): Promise<void> {
+async function d1CaughtUp(stack: BenchStack, sessionId: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
     const health = await api<{ d1LagEvents: number }>(stack, `/api/sessions/${sessionId}/health`);
     if (health.d1LagEvents === 0) return;

@@ -27,7 +27,7 @@ const { lines } = parseRecording(
 const format = detectFormat(lines)!;
 process.stdout.write(`epoch ${producerEpoch}\n`);
 for (let r = 0; r < Number(repeats); r++) {
-  const mapper = createMapper(format, { buildId, runnerId: 'chaos', fallbackRunId: `r${r}` });
+  const mapper = createMapper(format, { buildId, producerId: 'chaos', turnIdPrefix: `r${r}` });
   for (const line of lines) {
     producer.append(mapper.push(line).map(fitEvent));
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'smol-toml';
 import { ROOT } from '../../scripts/dev-stack.ts';
 
-export const BENCH_CONFIG = join(ROOT, '.wrangler.bench.toml');
+const BENCH_CONFIG = join(ROOT, '.wrangler.bench.toml');
 
 interface WranglerConfig {
   name: string;

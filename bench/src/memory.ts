@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/src/memory.ts`: workerd's resident memory (the bench stack, RSS of the
+ * `pnpm bench:memory` : workerd's resident memory (the bench stack, RSS of the
  * workerd processes) across the kinds of load the security audit ran — fuzzed sockets on the same
  * sessions, frames over MAX_FRAME_BYTES, new sessions — printed after each phase and after 30 s
  * idle, so growth can be told apart by cause. Not a test: it prints figures.

@@ -106,7 +106,11 @@ try {
     const fixtureEvents = (buildId: string) => {
       const out = [];
       for (let r = 0; r < SCALE.fixtureRepeats; r++) {
-        const mapper = createMapper(format, { buildId, runnerId: 'bench', fallbackRunId: `r${r}` });
+        const mapper = createMapper(format, {
+          buildId,
+          producerId: 'bench',
+          turnIdPrefix: `r${r}`,
+        });
         for (const line of lines) out.push(...mapper.push(line).map(fitEvent));
         out.push(...mapper.end().map(fitEvent));
       }

@@ -134,14 +134,6 @@ export type IngestServerFrame = z.infer<typeof ingestServerFrame>;
 export const permissionMode = z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']);
 export type PermissionMode = z.infer<typeof permissionMode>;
 
-/**
- * Where a turn stands in its hub's queue: waiting for a runner, offered to one (not yet
- * accepted), running on one, done (finished, cancelled or handed on), or failed at once because
- * no connected runner offers its agent or its queue is full (the session says why).
- */
-export const hubTurnStatus = z.enum(['queued', 'offered', 'running', 'done', 'failed']);
-export type HubTurnStatus = z.infer<typeof hubTurnStatus>;
-
 /** Runner → hub. */
 export const runnerHubFrame = z.discriminatedUnion('type', [
   z.object({

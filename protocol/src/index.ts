@@ -2,6 +2,7 @@ export * from './api';
 export * from './artifacts';
 export * from './events';
 export * from './frames';
+export * from './ids';
 export * from './limits';
 export * from './project';
 export * from './reducer';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * Every status in Kiln, one zod enum each (PROTOCOL.md, glossary). Wire statuses are part of the
- * protocol; the rest (lease, build, dispatch) are stored by the worker and named here so that one
+ * protocol; the rest (lease, build, hub turn) are stored by the worker and named here so that one
  * name has one meaning everywhere.
  */
 
@@ -57,8 +57,9 @@ export const buildStatus = z.enum(['leased', 'running', 'finished', 'abandoned']
 export type BuildStatus = z.infer<typeof buildStatus>;
 
 /**
- * Where the runner hub has a person's message (a turn request): `queued` for a runner, `offered`
- * to one, `running` on one, `done`.
+ * Where a turn stands in its hub's queue: waiting for a runner, offered to one (not yet
+ * accepted), running on one, done (finished, cancelled or handed on), or failed at once because
+ * no connected runner offers its agent or its queue is full (the session says why).
  */
-export const dispatchStatus = z.enum(['queued', 'offered', 'running', 'done']);
-export type DispatchStatus = z.infer<typeof dispatchStatus>;
+export const hubTurnStatus = z.enum(['queued', 'offered', 'running', 'done', 'failed']);
+export type HubTurnStatus = z.infer<typeof hubTurnStatus>;

@@ -63,7 +63,7 @@ describe('kiln replay', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const expected = mapRecording(
-      new ClaudeCodeMapper({ buildId: 'build-1', runnerId: 'kiln-replay' }),
+      new ClaudeCodeMapper({ buildId: 'build-1', producerId: 'kiln-replay' }),
       readFixture('claude-code-stream-json.jsonl'),
     );
     expect(JSON.parse(result.stdout)).toEqual({

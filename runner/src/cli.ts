@@ -3,11 +3,11 @@ import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { CliError } from './cli-error';
 import { ConfigError } from './config/server-config';
-import { runRunner } from './daemon/runner-command';
+import { type RunnerCommandOptions, runRunner } from './daemon/runner-command';
 import { ServerError } from './net/errors';
 import { parseSpeed, type Speed } from './replay/pacing';
-import { type CommandIo, replay } from './replay/replay-command';
-import { watch } from './watch/watch-command';
+import { type CommandIo, type ReplayOptions, replay } from './replay/replay-command';
+import { type WatchOptions, watch } from './watch/watch-command';
 
 /**
  * The `kiln` CLI: `kiln replay FILE` streams a recorded agent run into a session, `kiln watch
@@ -70,22 +70,9 @@ program
   )
   .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
   .option('--token <token>', 'access token (default: KILN_TOKEN or .kiln/dev.json)')
-  .action(
-    async (
-      file: string,
-      options: {
-        speed: Speed;
-        pauseAfter?: number;
-        project?: string;
-        session?: string;
-        json?: boolean;
-        server?: string;
-        token?: string;
-      },
-    ) => {
-      await replay({ file, ...options }, io);
-    },
-  );
+  .action(async (file: string, options: Omit<ReplayOptions, 'file'>) => {
+    await replay({ file, ...options }, io);
+  });
 
 program
   .command('watch')
@@ -94,13 +81,11 @@ program
   .option('--json', 'print the final state as one JSON line and exit')
   .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
   .option('--token <token>', 'access token (default: KILN_TOKEN or .kiln/dev.json)')
-  .action(
-    async (sessionId: string, options: { json?: boolean; server?: string; token?: string }) => {
-      const stop = new AbortController();
-      process.once('SIGINT', () => stop.abort());
-      await watch({ sessionId, ...options }, io, stop.signal);
-    },
-  );
+  .action(async (sessionId: string, options: Omit<WatchOptions, 'sessionId'>) => {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    await watch({ sessionId, ...options }, io, stop.signal);
+  });
 
 program
   .command('runner')
@@ -125,28 +110,9 @@ program
     '--allow-unsandboxed-commands',
     'where bubblewrap cannot sandbox run_command, run commands unsandboxed instead of refusing them',
   )
-  .action(
-    async (options: {
-      server?: string;
-      token?: string;
-      workspaces?: string;
-      capacity?: number;
-      outbox?: string;
-      recordings?: string;
-      speed?: Speed;
-      previewPort?: number;
-      previewHost?: string;
-      previewUrl?: string;
-      shutdownGrace?: number;
-      allowUnsandboxedCommands?: boolean;
-    }) => {
-      const { shutdownGrace, ...rest } = options;
-      await runRunner(
-        { ...rest, ...(shutdownGrace !== undefined ? { shutdownGraceMs: shutdownGrace } : {}) },
-        io.err,
-      );
-    },
-  );
+  .action(async (options: RunnerCommandOptions) => {
+    await runRunner(options, io.err);
+  });
 
 /**
  * Exits once stdout and stderr have drained: `process.exit` drops writes still queued on a pipe

@@ -14,7 +14,7 @@ export interface AppEnv {
 }
 
 /** An HTTP error with one of the protocol's error codes; `app.onError` renders it. */
-export class ApiError extends HTTPException {
+class ApiError extends HTTPException {
   override name = 'ApiError';
   constructor(
     status: ContentfulStatusCode,

@@ -6,7 +6,6 @@ import type { Env } from './env';
 import { type AppEnv, fail, onError } from './http';
 import { artifacts } from './routes/artifacts';
 import { auth } from './routes/auth';
-import { deployments } from './routes/deployments';
 import { health } from './routes/health';
 import { ownership } from './routes/ownership';
 import { projects } from './routes/projects';
@@ -29,7 +28,6 @@ const app = new Hono<AppEnv>()
   .route('/', auth)
   .route('/sessions', traces)
   .route('/sessions', sessions)
-  .route('/projects', deployments)
   .route('/projects', projects)
   .route('/projects', ownership)
   .route('/builds', artifacts)

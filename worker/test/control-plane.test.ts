@@ -1,5 +1,5 @@
 import { env, SELF } from 'cloudflare:test';
-import type { SessionState } from '@kiln/protocol';
+import { type SessionState, titleFromPrompt } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
@@ -531,6 +531,20 @@ describe('project channel', () => {
       viewers: unknown[];
     };
     expect(presence.viewers.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('titles a new session as the reducer does, on the project channel and in the state alike', async () => {
+    const account = await seedAccount();
+    const live = await channel(account, 0);
+    const sessionId = crypto.randomUUID();
+    const prompt = `   ${'a'.repeat(120)}  \nsecond line`;
+    await sendMessage(account, sessionId, prompt);
+    await live.waitFor(() => live.events().length >= 1, 'session-created');
+    const created = live.events().find((e) => e.type === 'session-created');
+    const title = titleFromPrompt(prompt);
+    expect(title).toBe(`${'a'.repeat(79)}…`);
+    expect((created!.session as { title: string }).title).toBe(title);
+    expect((await stateOf(sessionId, account.token)).title).toBe(title);
   });
 });
 

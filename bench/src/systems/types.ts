@@ -10,7 +10,7 @@ export interface System {
   stop(): Promise<void>;
 }
 
-export interface Produced {
+interface Produced {
   /** ms from the first send to the last acknowledgement (durably accepted where it applies). */
   ms: number;
   events: number;
@@ -33,7 +33,7 @@ export interface Channel {
   hydrate?(): Promise<number>;
 }
 
-export interface Resumed {
+interface Resumed {
   ms: number;
   /** Events (or chunks) received. */
   received: number;

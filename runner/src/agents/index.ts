@@ -6,8 +6,7 @@ import { OpenHandsMapper } from './openhands/mapper';
 
 export { detectFormat } from './detect-format';
 export type { AgentMapper, MapperOptions, RecordingFormat } from './mapper';
-export { mapRecording } from './mapper';
-export { parseRecording, type RecordedLine, type Recording } from './recording';
+export { parseRecording, type RecordedLine } from './recording';
 
 /** A fresh mapper for a recording format. */
 export function createMapper(format: RecordingFormat, options: MapperOptions): AgentMapper {

@@ -1,9 +1,9 @@
-import type { RunnerEventBody } from '@kiln/protocol';
+import type { FinishedTurnStatus, RunnerEventBody } from '@kiln/protocol';
 import { fitEvent } from '../ingest/fit-event';
 
 /** How a mapped run's own turn ended, from its `turn-finished` (or undefined if it never did). */
 export interface MappedOutcome {
-  status: 'completed' | 'failed' | 'interrupted';
+  status: FinishedTurnStatus;
   error?: string;
 }
 
@@ -52,7 +52,7 @@ export class LiveMapping {
 }
 
 /** The event with `scope:` before its message and tool call ids. */
-export function scopeIds(event: RunnerEventBody, scope: string): RunnerEventBody {
+function scopeIds(event: RunnerEventBody, scope: string): RunnerEventBody {
   const id = (value: string) => `${scope}:${value}`;
   switch (event.type) {
     case 'message-start':

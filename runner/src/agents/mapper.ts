@@ -8,18 +8,21 @@ export type RecordingFormat = 'claude-code' | 'codex' | 'codex-rollout' | 'openh
 export interface MapperOptions {
   /** The leased build the turns belong to. */
   buildId: string;
-  /** Who produces the events (e.g. `kiln-replay`). */
-  runnerId: string;
+  /**
+   * `turn-started.runnerId` of the turns it opens: the process that produced them — a runner
+   * instance (`hostname-pid`) or a tool's name (`kiln-replay`).
+   */
+  producerId: string;
   /** `turn-started.agent`; defaults to the recording's agent (`claude-code`, `codex`, `openhands`). */
   agent?: string;
   /** `turn-started.model`; defaults to the model the recording names, else ''. */
   model?: string;
-  /** Prefix of turn ids when the recording names no session or thread id. */
-  fallbackRunId?: string;
+  /** Key of turn ids (`recordedTurnId`) when the recording names no session or thread id. */
+  turnIdPrefix?: string;
 }
 
 /**
- * Turns the lines of a recorded run into runner event bodies. Pure: no IO, no clock, no
+ * Turns the lines of a recording into runner event bodies. Pure: no IO, no clock, no
  * randomness, so the same lines always give the same events.
  */
 export interface AgentMapper {

@@ -3,14 +3,14 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 /** `.kiln/dev.json`, written by `pnpm dev` for the local stack. */
-export const devConfig = z.object({
+const devConfig = z.object({
   server: z.string().optional(),
   token: z.string().optional(),
   projectId: z.string().optional(),
   email: z.string().optional(),
   password: z.string().optional(),
 });
-export type DevConfig = z.infer<typeof devConfig>;
+type DevConfig = z.infer<typeof devConfig>;
 
 /** Thrown when the CLI cannot tell which server to use or as whom; the message says how to fix it. */
 export class ConfigError extends Error {
@@ -18,7 +18,7 @@ export class ConfigError extends Error {
 }
 
 /** The nearest `.kiln/dev.json` from `cwd` up to the filesystem root, parsed; null if none. */
-export function findDevConfig(cwd: string): { path: string; config: DevConfig } | null {
+function findDevConfig(cwd: string): { path: string; config: DevConfig } | null {
   let dir = cwd;
   for (;;) {
     const path = join(dir, '.kiln', 'dev.json');

@@ -5,7 +5,10 @@ import { createAgents } from './agents';
 import { PreviewServer } from './preview-server';
 import { RunnerDaemon } from './runner-daemon';
 
-/** Options of `kiln runner`. */
+/**
+ * Options of `kiln runner`, exactly as commander parses its flags (`--shutdown-grace` →
+ * `shutdownGrace`), so that the CLI and this command share one type.
+ */
 export interface RunnerCommandOptions {
   server?: string;
   token?: string;
@@ -22,12 +25,12 @@ export interface RunnerCommandOptions {
   previewHost?: string;
   previewUrl?: string;
   /** On SIGTERM, how long running turns may go on before they are interrupted, ms. */
-  shutdownGraceMs?: number;
+  shutdownGrace?: number;
   /** Run `run_command` unsandboxed where bubblewrap cannot sandbox it (default: refuse). */
   allowUnsandboxedCommands?: boolean;
 }
 
-export const RUNNER_VERSION = '0.1.0';
+const RUNNER_VERSION = '0.1.0';
 
 /**
  * `kiln runner --server URL --token T [--workspaces DIR] [--capacity N] …`: runs builds for the
@@ -79,7 +82,7 @@ export async function runRunner(
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       log('stopping: no new builds; waiting for running turns');
-      void daemon.stop({ graceMs: options.shutdownGraceMs ?? 30_000 }).then(resolve);
+      void daemon.stop({ graceMs: options.shutdownGrace ?? 30_000 }).then(resolve);
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

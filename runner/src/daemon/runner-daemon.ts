@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type FinishedTurnStatus,
   type HubServerFrame,
   hubServerFrame,
   parseFrame,
@@ -57,7 +58,7 @@ interface ActiveBuild {
 }
 
 /** `turn-finished.error` of a turn whose runner was killed while it ran. */
-export const RUNNER_RESTARTED =
+const RUNNER_RESTARTED =
   'runner-restarted: the runner stopped during this turn; everything up to that point is kept';
 
 /**
@@ -259,7 +260,7 @@ export class RunnerDaemon {
     const outbox = this.outbox!;
     const workspace = path.join(this.options.workspaces, projectId);
     this.log(`build ${buildId}: ${agent.name} in ${workspace}`);
-    let status: 'completed' | 'failed' | 'interrupted' = 'completed';
+    let status: FinishedTurnStatus = 'completed';
     let error: string | undefined;
     const started = performance.now();
     let producer: IngestProducer;

@@ -55,7 +55,7 @@ export interface IngestProducerOptions {
 }
 
 /** Where a producer keeps its events until they are acknowledged (see `Outbox.forBuild`). */
-export interface ProducerStore {
+interface ProducerStore {
   /** Stores events under the next producer seqs, durably; resolves with those seqs. */
   append(events: readonly RunnerEventBody[]): Promise<number[]>;
   /** Forgets every event at or below `producerSeq`. */

@@ -2,6 +2,5 @@ export {
   type BuildInfo,
   Outbox,
   type OutboxEntry,
-  type PendingBuild,
   type ResumableBuild,
 } from './outbox';

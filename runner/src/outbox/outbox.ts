@@ -43,7 +43,9 @@ export interface ResumableBuild extends BuildInfo {
 
 const SCHEMA = [
   // One row per build: its epoch, the next producer seq to hand out and the acked one. Kept after
-  // every event is acked, because producer seqs and epochs must never go back (PROTOCOL §3).
+  // every event is acked while the build may still produce, because producer seqs and epochs
+  // must never go back (PROTOCOL §3); `forget` drops it once the build has finished and all of it
+  // is acked (build ids are never reused, so nothing resumes it).
   `CREATE TABLE IF NOT EXISTS outbox_builds (
      build_id   TEXT PRIMARY KEY,
      epoch      INTEGER NOT NULL DEFAULT 0,

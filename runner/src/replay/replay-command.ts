@@ -46,8 +46,8 @@ export interface CommandIo {
   resume?: () => Promise<void>;
 }
 
-/** `runnerId` of events produced by `kiln replay`. */
-export const REPLAY_RUNNER_ID = 'kiln-replay';
+/** `turn-started.runnerId` of the turns `kiln replay` produces (PROTOCOL.md glossary: producer). */
+const REPLAY_PRODUCER_ID = 'kiln-replay';
 
 /**
  * Replays a recorded run into a session: detects its format, leases a build, maps the lines and
@@ -92,7 +92,7 @@ export async function replay(options: ReplayOptions, io: CommandIo): Promise<Rep
     buildId: lease.buildId,
     onNotice: (message) => io.err(message),
   });
-  const mapper = createMapper(format, { buildId: lease.buildId, runnerId: REPLAY_RUNNER_ID });
+  const mapper = createMapper(format, { buildId: lease.buildId, producerId: REPLAY_PRODUCER_ID });
   let events = 0;
   let turns = 0;
   let paused = false;

@@ -61,7 +61,7 @@ async function edit(
 }
 
 /** Non-overlapping occurrences of `needle` in `text`. */
-export function countOccurrences(text: string, needle: string): number {
+function countOccurrences(text: string, needle: string): number {
   let count = 0;
   for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) {
     count++;

@@ -7,14 +7,11 @@ import { writeFileTool } from './write-file';
 
 export { parseBuildErrors } from './build-errors';
 export { editFileTool } from './edit-file';
-export { ToolError, type ToolErrorCode, toToolError } from './errors';
-export { listFilesTool } from './list-files';
 export { readFileTool } from './read-file';
 export { type CommandResult, runCommandTool } from './run-command';
-export { runTool, type ToolCallContext, type ToolRunResult } from './run-tool';
+export { runTool, type ToolCallContext } from './run-tool';
 export { todoWriteTool } from './todo-write';
-export { defineTool, type KilnTool, type ToolContext } from './tool';
-export { resolveInWorkspace } from './workspace-path';
+export type { KilnTool } from './tool';
 export { writeFileTool } from './write-file';
 
 /** The tools the live agents get (DESIGN §6), by name. */

@@ -8,7 +8,7 @@ import { resolveInWorkspace } from './workspace-path';
 /** Directories `list_files` does not descend into. */
 const SKIPPED_DIRS = new Set(['.git', 'node_modules']);
 /** Most entries one call returns. */
-export const LIST_FILES_MAX_ENTRIES = 1000;
+const LIST_FILES_MAX_ENTRIES = 1000;
 
 /**
  * `list_files`: the files under a workspace directory, sorted, as paths relative to the workspace

@@ -5,7 +5,7 @@ import { defineTool } from './tool';
 import { resolveInWorkspace } from './workspace-path';
 
 /** Files larger than this are refused (read them with `run_command` and `head`, or in parts). */
-export const READ_FILE_MAX_BYTES = 1024 * 1024;
+const READ_FILE_MAX_BYTES = 1024 * 1024;
 
 /** `read_file`: a UTF-8 text file of the workspace, as a string. */
 export const readFileTool = defineTool({

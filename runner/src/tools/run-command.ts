@@ -10,7 +10,7 @@ import { defineTool } from './tool';
 import { checkPathText, resolveInWorkspace } from './workspace-path';
 
 /** Default and largest command timeout (DESIGN §6): 30 s. */
-export const COMMAND_TIMEOUT_MS = 30_000;
+const COMMAND_TIMEOUT_MS = 30_000;
 /**
  * Bytes kept of stdout and stderr together (their first and last halves each); the rest is drained
  * and dropped, so the result's JSON stays near `TOOL_OUTPUT_LIMIT_BYTES` (runTool cuts any excess).

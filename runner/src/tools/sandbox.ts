@@ -3,7 +3,7 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 
 /** The bubblewrap executable (Debian's `bubblewrap` package); `KILN_BWRAP` overrides it. */
-export function bwrapPath(): string {
+function bwrapPath(): string {
   return process.env.KILN_BWRAP ?? '/usr/bin/bwrap';
 }
 

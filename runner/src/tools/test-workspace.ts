@@ -62,7 +62,7 @@ export async function waitForFile(file: string, timeoutMs = 10_000): Promise<str
 }
 
 /** Whether a process is alive (a zombie awaiting its reaper counts as dead). */
-export function isRunning(pid: number): boolean {
+function isRunning(pid: number): boolean {
   try {
     // Field 3 of /proc/<pid>/stat is the state; Z is a zombie, X dead.
     const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { ToolError } from './errors';
 
 /** Longest path argument accepted, in UTF-8 bytes (Linux PATH_MAX). */
-export const MAX_PATH_BYTES = 4096;
+const MAX_PATH_BYTES = 4096;
 /** Longest single path segment, in UTF-8 bytes (Linux NAME_MAX). */
-export const MAX_SEGMENT_BYTES = 255;
+const MAX_SEGMENT_BYTES = 255;
 
 /** A path resolved inside a workspace. */
 export interface WorkspacePath {

@@ -8,7 +8,7 @@ import { formatDuration, renderSession } from './render';
 describe('renderSession', () => {
   const state = reduceBodies(
     mapRecording(
-      new ClaudeCodeMapper({ buildId: 'b', runnerId: 'r' }),
+      new ClaudeCodeMapper({ buildId: 'b', producerId: 'r' }),
       readFixture('claude-code-stream-json.jsonl'),
     ),
   );

@@ -106,7 +106,7 @@ function toolLine(c: Colors, call: ToolCallState): string {
 }
 
 /** The most telling field of a tool input: a command, path, pattern or description. */
-export function summarizeInput(input: unknown): string {
+function summarizeInput(input: unknown): string {
   if (typeof input === 'string') return oneLine(input);
   if (typeof input !== 'object' || input === null) return '';
   for (const key of ['command', 'file_path', 'path', 'pattern', 'url', 'query', 'description']) {

@@ -1,60 +1,23 @@
 import type { RunnerInfo } from '@kiln/protocol';
-import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import { SecretOnce } from '../components/secret-once';
+import { NewTokenForm, RevokeButton, type TokenApi, useTokens } from '../components/token-manager';
 import { createRunnerToken, fetchRunners, revokeRunner } from '../lib/api';
 import { formatTime } from '../lib/format';
+
+const RUNNER_TOKENS: TokenApi<RunnerInfo> = {
+  load: fetchRunners,
+  create: createRunnerToken,
+  revoke: (runner) => revokeRunner(runner.runnerId),
+  revokeWarning: 'The runner is disconnected at once.',
+  refreshEveryMs: 5000,
+};
 
 /**
  * `/runners`: the account's runners with live status (connected, version, agents, capacity,
  * active builds, last seen), refreshed every 5 s; runner tokens are created (shown once) and revoked.
  */
 export function RunnersPage() {
-  const [runners, setRunners] = useState<RunnerInfo[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [name, setName] = useState('');
-  const [secret, setSecret] = useState<string | null>(null);
-
-  const refresh = useCallback(async (signal?: AbortSignal) => {
-    try {
-      setRunners(await fetchRunners(signal));
-      setError(null);
-    } catch (caught) {
-      if (!signal?.aborted) setError(caught instanceof Error ? caught.message : 'Failed');
-    }
-  }, []);
-
-  useEffect(() => {
-    const abort = new AbortController();
-    void refresh(abort.signal);
-    const timer = setInterval(() => void refresh(abort.signal), 5000);
-    return () => {
-      abort.abort();
-      clearInterval(timer);
-    };
-  }, [refresh]);
-
-  async function onCreate(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    if (!name.trim()) return;
-    try {
-      const created = await createRunnerToken(name.trim());
-      setSecret(created.token);
-      setName('');
-      await refresh();
-    } catch (caught) {
-      setError(caught instanceof Error ? caught.message : 'Could not create the token');
-    }
-  }
-
-  async function onRevoke(runner: RunnerInfo) {
-    if (!window.confirm(`Revoke “${runner.name}”? The runner is disconnected at once.`)) return;
-    try {
-      await revokeRunner(runner.runnerId);
-      await refresh();
-    } catch (caught) {
-      setError(caught instanceof Error ? caught.message : 'Could not revoke');
-    }
-  }
+  const tokens = useTokens(RUNNER_TOKENS);
+  const { items: runners, error } = tokens;
 
   return (
     <div className="home">
@@ -111,14 +74,7 @@ export function RunnersPage() {
                     <td>{r.connected ? `${r.activeBuilds.length} / ${r.capacity}` : '—'}</td>
                     <td>{r.lastSeenAt ? formatTime(r.lastSeenAt) : 'never'}</td>
                     <td>
-                      <button
-                        type="button"
-                        className="button button-small button-danger"
-                        onClick={() => onRevoke(r)}
-                        aria-label={`Revoke ${r.name}`}
-                      >
-                        Revoke
-                      </button>
+                      <RevokeButton name={r.name} onRevoke={() => tokens.revoke(r)} />
                     </td>
                   </tr>
                 ))}
@@ -129,16 +85,13 @@ export function RunnersPage() {
       </section>
       <section className="card">
         <h2>New runner token</h2>
-        {secret && <SecretOnce secret={secret} onDone={() => setSecret(null)} />}
-        <form className="inline-form" onSubmit={onCreate}>
-          <label className="field">
-            <span>Runner name</span>
-            <input value={name} onChange={(e) => setName(e.target.value)} placeholder="my-laptop" />
-          </label>
-          <button type="submit" className="button button-primary" disabled={!name.trim()}>
-            Create token
-          </button>
-        </form>
+        <NewTokenForm
+          label="Runner name"
+          placeholder="my-laptop"
+          secret={tokens.secret}
+          onCreate={tokens.create}
+          onDismissSecret={tokens.dismissSecret}
+        />
       </section>
     </div>
   );

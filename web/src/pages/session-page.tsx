@@ -12,7 +12,7 @@ import { SessionRoleContext, SessionStoreContext } from '../session/use-session'
 type Role = 'owner' | 'editor' | 'viewer';
 
 /** Statuses with a turn running or waiting: only these sessions keep a socket open. */
-export function isLiveStatus(status: string): boolean {
+function isLiveStatus(status: string): boolean {
   return status === 'active' || status === 'queued';
 }
 

@@ -8,7 +8,7 @@ const selectDisconnects = (s: SessionSnapshot) => s.disconnects;
 const selectError = (s: SessionSnapshot) => s.error;
 
 /** A blip shorter than this shows nothing (agentcmd: a banner after 500 ms). */
-export const BANNER_DELAY_MS = 800;
+const BANNER_DELAY_MS = 800;
 
 /**
  * The connection banner: "Reconnecting in N s · Retry now" or "Offline · Retry", shown only once

@@ -11,7 +11,7 @@ import {
 export type FetchEvents = (after: number, limit: number) => Promise<EventsPage>;
 
 /** Keep a reducer state every this many seqs, so scrubbing replays at most this many events. */
-const CHECKPOINT_EVERY = 500;
+const SNAPSHOT_EVERY = 500;
 
 /**
  * The session as it was at any seq: the shared reducer replayed over the log (`GET …/events`),
@@ -20,7 +20,7 @@ const CHECKPOINT_EVERY = 500;
  */
 export class SessionHistory {
   private readonly events: SessionEvent[] = [];
-  private readonly checkpoints = new Map<number, SessionState>();
+  private readonly snapshots = new Map<number, SessionState>();
   private loading: Promise<void> | null = null;
 
   constructor(
@@ -28,32 +28,22 @@ export class SessionHistory {
     projectId: string,
     private readonly fetchEvents: FetchEvents,
   ) {
-    this.checkpoints.set(0, createSessionState(sessionId, projectId));
-  }
-
-  /** The highest seq fetched so far. */
-  get loadedSeq(): number {
-    return this.events.length;
+    this.snapshots.set(0, createSessionState(sessionId, projectId));
   }
 
   /** The state after applying every event up to `seq` (fetching the log as far as needed). */
   async stateAt(seq: number): Promise<SessionState> {
     await this.loadTo(seq);
     const target = Math.min(seq, this.events.length);
-    const base = Math.floor(target / CHECKPOINT_EVERY) * CHECKPOINT_EVERY;
+    const base = Math.floor(target / SNAPSHOT_EVERY) * SNAPSHOT_EVERY;
     let from = base;
-    while (!this.checkpoints.has(from)) from -= CHECKPOINT_EVERY;
-    let state = this.checkpoints.get(from) as SessionState;
+    while (!this.snapshots.has(from)) from -= SNAPSHOT_EVERY;
+    let state = this.snapshots.get(from) as SessionState;
     for (let s = from + 1; s <= target; s++) {
       state = applyEvent(state, this.events[s - 1] as SessionEvent);
-      if (s % CHECKPOINT_EVERY === 0) this.checkpoints.set(s, state);
+      if (s % SNAPSHOT_EVERY === 0) this.snapshots.set(s, state);
     }
     return state;
-  }
-
-  /** The events fetched so far (seq 1 … loadedSeq). */
-  loaded(): readonly SessionEvent[] {
-    return this.events;
   }
 
   private async loadTo(seq: number): Promise<void> {

@@ -12,7 +12,7 @@ const selectTurnCount = (state: SessionState) => state.turns.length;
 const selectPending = (s: SessionSnapshot) => s.pendingSends;
 
 /** Past this many messages the list renders only what is on screen. */
-export const VIRTUALIZE_MESSAGES_AFTER = 150;
+const VIRTUALIZE_MESSAGES_AFTER = 150;
 
 /**
  * The conversation. Each message is memoised on its object, which the reducer replaces only when
@@ -123,7 +123,7 @@ function VirtualMessageList({
 }
 
 /** One user or assistant message. */
-export const MessageItem = memo(function MessageItem({
+const MessageItem = memo(function MessageItem({
   message,
   queued = false,
 }: {

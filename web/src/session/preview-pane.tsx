@@ -75,7 +75,7 @@ export function PreviewPane() {
 }
 
 /** Sandbox flags for a preview URL: its own origin only when that is not this page's origin. */
-export function sandboxFor(url: string, here: string = window.location.origin): string {
+function sandboxFor(url: string, here: string = window.location.origin): string {
   const base = 'allow-scripts allow-forms allow-popups';
   try {
     return new URL(url, here).origin === here ? base : `${base} allow-same-origin`;

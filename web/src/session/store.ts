@@ -30,10 +30,11 @@ import {
  */
 
 /**
- * `static`: not connected on purpose (an ended session, loaded over HTTP) · `connecting`: the first attempt · `live` · `reconnecting`: lost (or the first attempt failed),
- * retrying with backoff · `offline`: not trying (browser offline, or an error no retry can fix).
+ * `static`: not connected on purpose (an ended session, loaded over HTTP) · `connecting`: the
+ * first attempt · `live` · `reconnecting`: lost (or the first attempt failed), retrying with
+ * backoff · `offline`: not trying (browser offline, or an error no retry can fix).
  */
-export type ConnectionStatus = 'static' | 'connecting' | 'live' | 'reconnecting' | 'offline';
+type ConnectionStatus = 'static' | 'connecting' | 'live' | 'reconnecting' | 'offline';
 
 /** A prompt the person sent that the log has not shown yet (no `user-message` with its id). */
 export interface PendingSend {

@@ -10,7 +10,7 @@ export interface TraceBar {
   label: string;
 }
 
-export interface TraceLane {
+interface TraceLane {
   turn: TraceTurn;
   number: number;
   offset: number;

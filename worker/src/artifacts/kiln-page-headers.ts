@@ -6,7 +6,7 @@ import type { Env } from '../env';
  * apps origin — and from loopback, for a runner's own `--serve-preview` server; nobody may frame
  * Kiln. Built apps never run in this origin (DESIGN §8).
  */
-export function kilnContentSecurityPolicy(env: Env): string {
+function kilnContentSecurityPolicy(env: Env): string {
   const frames = [env.APPS_ORIGIN, 'http://localhost:*', 'http://127.0.0.1:*']
     .filter(Boolean)
     .join(' ');

@@ -15,7 +15,7 @@ export const BLOB_GRACE_MS = 60 * 60_000;
 export const blobKey = (hash: string) => `blobs/${hash}`;
 
 /** `<APPS_ORIGIN>/p/<projectId>/<version>/`: a version's preview. */
-export function previewUrl(env: Env, projectId: string, version: number): string {
+function previewUrl(env: Env, projectId: string, version: number): string {
   return `${appsOrigin(env)}/p/${projectId}/${version}/`;
 }
 
@@ -25,7 +25,7 @@ export function deploymentUrl(env: Env, slug: string): string {
 }
 
 /** The configured apps origin without a trailing slash; 503 when none is configured. */
-export function appsOrigin(env: Env): string {
+function appsOrigin(env: Env): string {
   if (!env.APPS_ORIGIN) fail(503, 'internal', 'APPS_ORIGIN is not configured: apps are not served');
   return env.APPS_ORIGIN.replace(/\/$/, '');
 }

@@ -42,7 +42,7 @@ export function notFoundProject(projectId: string): never {
 }
 
 /** The one answer for an unknown session and for a session the caller may not see. */
-export function notFoundSession(sessionId: string): never {
+function notFoundSession(sessionId: string): never {
   fail(404, 'not-found', `no session ${sessionId}`);
 }
 

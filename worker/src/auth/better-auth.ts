@@ -18,7 +18,7 @@ const LOCAL_DEV_SECRET = 'kiln-local-development-secret-not-for-deployment';
  * `routes/auth.ts` renders as `rate-limited` with `Retry-After`. Requests without the header
  * (only possible off Cloudflare) are not counted.
  */
-export const AUTH_RATE_LIMIT: BetterAuthOptions['rateLimit'] = {
+const AUTH_RATE_LIMIT: BetterAuthOptions['rateLimit'] = {
   enabled: true,
   storage: 'database',
   modelName: 'rateLimit',

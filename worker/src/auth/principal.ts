@@ -56,10 +56,7 @@ export function generateToken(prefix = 'kiln_pat_'): string {
 }
 
 /** Looks a runner token up; undefined when unknown or revoked. */
-export async function runnerForToken(
-  db: D1Database,
-  token: string,
-): Promise<RunnerPrincipal | undefined> {
+async function runnerForToken(db: D1Database, token: string): Promise<RunnerPrincipal | undefined> {
   const rows = await drizzle(db)
     .select({
       runnerId: runnerTokens.id,
@@ -142,7 +139,7 @@ export async function findPrincipal(c: Context<AppEnv>): Promise<Principal | und
 }
 
 /** The origin the web app is served from: PUBLIC_URL's, or the request's own. */
-export function ownOrigin(c: Context<AppEnv>): string {
+function ownOrigin(c: Context<AppEnv>): string {
   return c.env.PUBLIC_URL ? new URL(c.env.PUBLIC_URL).origin : new URL(c.req.url).origin;
 }
 

@@ -6,7 +6,7 @@ import type { Role } from './access';
  * revocation can find the sockets it ends without asking D1. Set by the worker after it has
  * authorized the upgrade (header `ACCESS_HEADER`, never trusted from clients).
  */
-export const socketPrincipal = z.object({
+const socketPrincipal = z.object({
   kind: z.enum(['user', 'runner']),
   /** User id, or runner (token) id. */
   id: z.string().min(1),
@@ -25,7 +25,7 @@ export type SocketPrincipal = z.infer<typeof socketPrincipal>;
 export const ACCESS_HEADER = 'x-kiln-access';
 
 /** A change of access that live sockets must follow (closed or downgraded). */
-export const revocation = z.discriminatedUnion('kind', [
+const revocation = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('member-removed'), projectId: z.string(), userId: z.string() }),
   z.object({
     kind: z.literal('role-changed'),
@@ -49,7 +49,7 @@ export type Revocation = z.infer<typeof revocation>;
 export type SocketKind = 'subscriber' | 'ingest' | 'project';
 
 /** What to do with one socket: leave it, close it with a reason, or continue with a new role. */
-export type SocketVerdict =
+type SocketVerdict =
   | { kind: 'keep' }
   | { kind: 'close'; reason: string }
   | { kind: 'set-role'; role: Role };
@@ -63,7 +63,7 @@ export const REVOKED_CLOSE_CODE = 1008;
  * longer write and otherwise carries the new role (a viewer keeps reading, cannot send).
  * `projectId` is the project of the object holding the socket.
  */
-export function verdictFor(
+function verdictFor(
   principal: SocketPrincipal,
   socket: SocketKind,
   projectId: string | undefined,

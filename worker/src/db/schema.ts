@@ -1,4 +1,10 @@
-import type { ToolCallStatus } from '@kiln/protocol';
+import type {
+  BuildStatus,
+  MessageStatus,
+  SessionStatus,
+  TodoStatus,
+  ToolCallStatus,
+} from '@kiln/protocol';
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
@@ -132,7 +138,7 @@ export const generationSessions = sqliteTable(
     projectId: text('project_id')
       .notNull()
       .references(() => projects.id, { onDelete: 'cascade' }),
-    status: text('status').notNull(),
+    status: text('status').$type<SessionStatus>().notNull(),
     agent: text('agent').notNull().default(''),
     model: text('model').notNull().default(''),
     title: text('title').notNull().default(''),
@@ -172,7 +178,7 @@ export const messages = sqliteTable(
     turnId: text('turn_id'),
     text: text('text').notNull(),
     reasoning: text('reasoning').notNull(),
-    status: text('status').notNull(),
+    status: text('status').$type<MessageStatus>().notNull(),
     seq: integer('seq').notNull(),
     createdAt: integer('created_at').notNull(),
   },
@@ -188,7 +194,7 @@ export const generationTodos = sqliteTable(
     idx: integer('idx').notNull(),
     content: text('content').notNull(),
     activeForm: text('active_form').notNull(),
-    status: text('status').notNull(),
+    status: text('status').$type<TodoStatus>().notNull(),
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.idx] })],
 );
@@ -251,7 +257,7 @@ export const builds = sqliteTable(
     holder: text('holder').notNull(),
     agent: text('agent').notNull(),
     model: text('model').notNull(),
-    status: text('status').notNull(),
+    status: text('status').$type<BuildStatus>().notNull(),
     attempts: integer('attempts').notNull().default(1),
     leaseExpiresAt: integer('lease_expires_at').notNull(),
     createdAt: integer('created_at').notNull(),

@@ -3,7 +3,6 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { deploymentUrl, listVersions } from '../artifacts/store';
 import { projectRole, requireWriter } from '../auth/access';
-import { requirePrincipal } from '../auth/principal';
 import { type AppEnv, fail, validate } from '../http';
 import { publishProjectEvents } from '../project/publish';
 import { idParam } from './ids';
@@ -20,10 +19,11 @@ interface DeploymentRow {
 /**
  * `/api/projects/:projectId/{versions,deployment}`: a project's stored versions and its public
  * deployment. Every member sees them; owners and editors publish (any version, which is also how
- * a rollback is done) and unpublish. Each change is published as `deployment-updated`.
+ * a rollback is done) and unpublish. Each change is published as `deployment-updated`. Mounted by
+ * `projects`, whose `requirePrincipal` has run before these (a `.use()` here would run for every
+ * /api/projects/* request a second time).
  */
 export const deployments = new Hono<AppEnv>()
-  .use(requirePrincipal)
   .get('/:projectId/versions', validate('param', projectParams), async (c) => {
     const { projectId } = c.req.valid('param');
     await projectRole(c.env.DB, projectId, c.var.principal.userId);

@@ -12,7 +12,7 @@ import { hubFor } from '../runners/hub-routing';
 import { idParam } from './ids';
 
 /** The account that owns a project (`projects.owner_id`: whose runners build it), or 404. */
-export async function projectOwnerId(db: D1Database, projectId: string): Promise<string> {
+export async function projectOwner(db: D1Database, projectId: string): Promise<string> {
   const [row] = await drizzle(db)
     .select({ ownerId: projects.ownerId })
     .from(projects)
@@ -31,7 +31,7 @@ export async function requireNotOwnerOfRecord(
   projectId: string,
   userId: string,
 ): Promise<void> {
-  if ((await projectOwnerId(db, projectId)) === userId) {
+  if ((await projectOwner(db, projectId)) === userId) {
     fail(409, 'conflict', 'this member owns the project; transfer ownership first');
   }
 }
@@ -54,7 +54,7 @@ export const ownership = new Hono<AppEnv>().post(
     const { userId } = c.req.valid('json');
     const caller = c.var.principal.userId;
     await projectRole(c.env.DB, projectId, caller); // 404 for strangers, as every project route
-    const ownerId = await projectOwnerId(c.env.DB, projectId);
+    const ownerId = await projectOwner(c.env.DB, projectId);
     if (ownerId !== caller) fail(403, 'forbidden', 'only the owner of record may transfer');
     if (userId === caller) fail(409, 'conflict', 'you already own this project');
     const db = drizzle(c.env.DB);
@@ -78,7 +78,7 @@ export const ownership = new Hono<AppEnv>().post(
         'UPDATE projects SET owner_id = ?, updated_at = ? WHERE id = ? AND owner_id = ?',
       ).bind(userId, Date.now(), projectId, caller),
     ]);
-    if ((await projectOwnerId(c.env.DB, projectId)) !== userId) {
+    if ((await projectOwner(c.env.DB, projectId)) !== userId) {
       fail(409, 'conflict', 'the project changed owner meanwhile');
     }
     const updated = { ...member, role: 'owner' as const };

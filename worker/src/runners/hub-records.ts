@@ -1,4 +1,4 @@
-import type { SessionState, SessionStatus } from '@kiln/protocol';
+import type { BuildStatus, SessionState, SessionStatus } from '@kiln/protocol';
 import type { Env } from '../env';
 import { publishProjectEvents } from '../project/publish';
 import type { TurnRow } from './turn-queue';
@@ -13,7 +13,7 @@ import type { TurnRow } from './turn-queue';
 export async function recordBuild(
   env: Env,
   buildId: string,
-  status: 'leased' | 'running' | 'finished' | 'abandoned',
+  status: BuildStatus,
   lease?: { turn: TurnRow; runnerId: string; expiresAt: number },
 ): Promise<void> {
   const now = Date.now();

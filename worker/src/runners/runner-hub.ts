@@ -6,6 +6,7 @@ import {
   MAX_BAD_FRAMES,
   MAX_QUEUED_TURNS_PER_ACCOUNT,
   MAX_QUEUED_TURNS_PER_PROJECT,
+  newTurnId,
   PING_FRAME,
   PONG_FRAME,
   parseFrame,
@@ -41,9 +42,9 @@ export { RUNNER_ID_HEADER, RUNNER_NAME_HEADER } from './hub-sockets';
 export type { TurnRequest } from './turn-queue';
 
 /** A build offered to a runner and not accepted within this long goes back to the queue. */
-export const OFFER_TIMEOUT_MS = 10_000;
+const OFFER_TIMEOUT_MS = 10_000;
 /** A running build whose runner has been gone this long stops holding its session's queue. */
-export const RUNNER_LOST_MS = 60_000;
+const RUNNER_LOST_MS = 60_000;
 
 /**
  * One account's runners (DESIGN §1): the registry of connected runners (their control sockets,
@@ -331,7 +332,7 @@ export class RunnerHub extends DurableObject<Env> {
   private async offer(turn: TurnRow, runnerId: string): Promise<void> {
     const session = this.env.SESSIONS.getByName(turn.session_id);
     const { buildId } = await session.leaseBuild(`runner:${runnerId}`, turn.agent, turn.model);
-    const turnId = crypto.randomUUID();
+    const turnId = newTurnId();
     this.queue.set(turn.seq, { build_id: buildId, turn_id: turnId });
     await recordBuild(this.env, buildId, 'leased', {
       turn,

@@ -14,7 +14,7 @@ export interface CatchUpBudget {
 }
 
 /** The budget refilled up to `now`. */
-export function refill(budget: CatchUpBudget | undefined, now: number): CatchUpBudget {
+function refill(budget: CatchUpBudget | undefined, now: number): CatchUpBudget {
   if (!budget) return { balance: CATCH_UP_BURST_BYTES, at: now };
   const earned = (Math.max(0, now - budget.at) / 1000) * CATCH_UP_BYTES_PER_SECOND;
   return { balance: Math.min(CATCH_UP_BURST_BYTES, budget.balance + earned), at: now };

@@ -9,8 +9,11 @@ import {
 } from '@kiln/protocol';
 
 /**
- * The session's storage in DO SQLite: the ordered event log, producer state per build, periodic
- * state snapshots and a small key/value table. Every statement binds its values.
+ * All of a session's DO SQLite storage, not only its event log (the class is named for its main
+ * table): the ordered events, each build's producer and lease state, periodic state snapshots,
+ * the timers the one alarm drives, the viewer shards and a small key/value table (session and
+ * project ids, the D1 write-through cursor, the pending interrupt). Every statement binds its
+ * values.
  *
  * Tables:
  * - `events(seq PK, type, at, build_id, producer_seq, body)` — body is the event's JSON without
@@ -68,11 +71,6 @@ export class EventLog {
     this.sql.exec(
       'CREATE TABLE IF NOT EXISTS shards (idx INTEGER PRIMARY KEY, sockets INTEGER NOT NULL, viewers TEXT NOT NULL)',
     );
-  }
-
-  headSeq(): number {
-    const row = this.sql.exec<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM events').one();
-    return row.seq ?? 0;
   }
 
   /** Appends events with consecutive seqs after the current head. Call inside a transaction. */

@@ -14,11 +14,11 @@ import { selectModel } from './provider';
 import { StreamEventMapper } from './stream-events';
 
 /** The `ai-sdk` agent's `checkpoint.state`: the conversation so far, as AI SDK model messages. */
-export const aiSdkCheckpoint = z.object({
+const aiSdkCheckpoint = z.object({
   version: z.literal(1),
   messages: z.array(modelMessageSchema),
 });
-export type AiSdkCheckpoint = z.infer<typeof aiSdkCheckpoint>;
+type AiSdkCheckpoint = z.infer<typeof aiSdkCheckpoint>;
 
 /** Options of the ai-sdk agent. */
 export interface AiSdkAgentOptions {
@@ -33,7 +33,7 @@ export interface AiSdkAgentOptions {
 }
 
 /** The system prompt: what the agent is and how it should use the tools. */
-export const SYSTEM_PROMPT = `You are Kiln's coding agent. You build and change web apps in the current workspace.
+const SYSTEM_PROMPT = `You are Kiln's coding agent. You build and change web apps in the current workspace.
 Work with the tools: plan with todo_write (keep one todo in_progress), look with list_files and read_file,
 change files with write_file and edit_file (edit_file needs the exact text, read the file first),
 and run programs with run_command (an argv array, no shell). Paths are relative to the workspace.

@@ -1,7 +1,7 @@
 import type { LanguageModelUsage } from 'ai';
 
 /** Prices of one model in US dollars per million tokens. */
-export interface ModelPrice {
+interface ModelPrice {
   input: number;
   output: number;
   /** Cached input read (Anthropic "cache hits", OpenAI "cached input"). */
@@ -16,7 +16,7 @@ export interface ModelPrice {
  * as published mid-2026. Prices change: a model missing here gets no `costUsd` rather than a
  * wrong one. Reasoning tokens are billed as output tokens by both providers.
  */
-export const PRICES_USD_PER_MTOK: Readonly<Record<string, ModelPrice>> = {
+const PRICES_USD_PER_MTOK: Readonly<Record<string, ModelPrice>> = {
   'claude-fable-5': { input: 10, output: 50, cacheRead: 1, cacheWrite: 12.5 },
   'claude-fable-5-1': { input: 10, output: 50, cacheRead: 0.25, cacheWrite: 12.5 },
   'claude-opus-5': { input: 5, output: 25, cacheRead: 0.5, cacheWrite: 6.25 },
@@ -41,7 +41,7 @@ export const PRICES_USD_PER_MTOK: Readonly<Record<string, ModelPrice>> = {
 };
 
 /** The price of a model id (longest matching prefix), or undefined when unknown. */
-export function priceOf(modelId: string): ModelPrice | undefined {
+function priceOf(modelId: string): ModelPrice | undefined {
   let best: string | undefined;
   for (const prefix of Object.keys(PRICES_USD_PER_MTOK)) {
     if (modelId.startsWith(prefix) && (!best || prefix.length > best.length)) best = prefix;

@@ -4,7 +4,7 @@ import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { LanguageModel } from 'ai';
 
 /** Default model per provider when neither the build nor `KILN_MODEL` names one. */
-export const DEFAULT_MODELS = {
+const DEFAULT_MODELS = {
   anthropic: 'claude-sonnet-4-5',
   openai: 'gpt-5-mini',
   'openai-compatible': 'llama3.1',
@@ -18,7 +18,7 @@ export interface SelectedModel {
 }
 
 /** No provider is configured. */
-export class NoProviderError extends Error {
+class NoProviderError extends Error {
   override readonly name = 'NoProviderError';
   constructor() {
     super(

@@ -9,7 +9,7 @@ import { CliAgent, type CliAgentOptions, type CliSpec } from '../cli/cli-agent';
  * `bypassPermissions` runs anything — for a runner whose workspace is itself the boundary (a
  * container). Unset it is `acceptEdits`: the safest mode in which the agent can still build.
  */
-export const CLAUDE_CODE_CLI: CliSpec = {
+const CLAUDE_CODE_CLI: CliSpec = {
   name: 'claude-code',
   command: 'claude',
   install: 'npm install -g @anthropic-ai/claude-code, then set ANTHROPIC_API_KEY',

@@ -13,7 +13,7 @@ function lines(values: unknown[]): RecordedLine[] {
 }
 
 function map(values: unknown[]) {
-  return mapRecording(new ClaudeCodeMapper({ buildId: 'b', runnerId: 'r' }), lines(values));
+  return mapRecording(new ClaudeCodeMapper({ buildId: 'b', producerId: 'r' }), lines(values));
 }
 
 const init = { type: 'system', subtype: 'init', session_id: SESSION, model: 'claude-x' };
@@ -271,7 +271,7 @@ describe('the Claude Code mapper on runs and subagents', () => {
     ]);
     expect(ofType(events, 'turn-finished').map((e) => [e.status, e.error])).toEqual([
       ['completed', undefined],
-      ['interrupted', 'a new run started before this one ended'],
+      ['interrupted', 'a new turn started before this one ended'],
       ['failed', 'boom'],
     ]);
     const state = reduceBodies(events);

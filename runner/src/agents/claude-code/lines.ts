@@ -9,7 +9,7 @@ import { z } from 'zod';
 const nullableString = z.string().nullish();
 
 /** Anthropic `usage`; every field optional because partial events carry only some. */
-export const claudeUsage = z.object({
+const claudeUsage = z.object({
   input_tokens: z.number().int().nonnegative().nullish(),
   output_tokens: z.number().int().nonnegative().nullish(),
   cache_read_input_tokens: z.number().int().nonnegative().nullish(),
@@ -34,7 +34,6 @@ export const claudeContentBlock = z.discriminatedUnion('type', [
     is_error: z.boolean().nullish(),
   }),
 ]);
-export type ClaudeContentBlock = z.infer<typeof claudeContentBlock>;
 
 /** Fields every line may carry: the session it belongs to and the subagent call it runs under. */
 const common = {
@@ -48,8 +47,8 @@ const common = {
   isMeta: z.boolean().nullish(),
 };
 
-/** `system/init`: opens a run. */
-export const claudeInitLine = z.object({
+/** `system/init`: opens a turn. */
+const claudeInitLine = z.object({
   ...common,
   type: z.literal('system'),
   subtype: z.literal('init'),
@@ -57,7 +56,7 @@ export const claudeInitLine = z.object({
 });
 
 /** One or more content blocks of an assistant message (stream-json: one block a line). */
-export const claudeAssistantLine = z.object({
+const claudeAssistantLine = z.object({
   ...common,
   type: z.literal('assistant'),
   message: z.object({
@@ -71,15 +70,15 @@ export const claudeAssistantLine = z.object({
 export type ClaudeAssistantLine = z.infer<typeof claudeAssistantLine>;
 
 /** A prompt (string content or text blocks) or tool results. */
-export const claudeUserLine = z.object({
+const claudeUserLine = z.object({
   ...common,
   type: z.literal('user'),
   message: z.object({ content: z.union([z.string(), z.array(z.unknown())]) }),
 });
 export type ClaudeUserLine = z.infer<typeof claudeUserLine>;
 
-/** `result`: closes a run. */
-export const claudeResultLine = z.object({
+/** `result`: closes a turn. */
+const claudeResultLine = z.object({
   ...common,
   type: z.literal('result'),
   subtype: z.string(),
@@ -91,7 +90,7 @@ export const claudeResultLine = z.object({
 export type ClaudeResultLine = z.infer<typeof claudeResultLine>;
 
 /** `--include-partial-messages`: an Anthropic streaming event, wrapped. */
-export const claudeStreamEventLine = z.object({
+const claudeStreamEventLine = z.object({
   ...common,
   type: z.literal('stream_event'),
   event: z.unknown(),
@@ -143,10 +142,9 @@ export const claudeLine = z.discriminatedUnion('type', [
   claudeResultLine,
   claudeStreamEventLine,
 ]);
-export type ClaudeLine = z.infer<typeof claudeLine>;
 
 /** A TodoWrite item; `activeForm` is missing in older versions and then defaults to `content`. */
-export const claudeTodoItem = z.object({
+const claudeTodoItem = z.object({
   content: z.string(),
   status: z.enum(['pending', 'in_progress', 'completed']),
   activeForm: z.string().nullish(),

@@ -14,7 +14,7 @@ import { ClaudeCodeMapper } from './mapper';
  * and agree with shared/fixtures/recorded/README.md.
  */
 
-const options = { buildId: 'build-1', runnerId: 'runner-1' };
+const options = { buildId: 'build-1', producerId: 'runner-1' };
 
 function mapFixture(name: string) {
   return mapRecording(new ClaudeCodeMapper(options), readFixture(name));

@@ -1,4 +1,9 @@
-import { capToolOutput, type FinishedTurnStatus, type RunnerEventBody } from '@kiln/protocol';
+import {
+  capToolOutput,
+  type FinishedTurnStatus,
+  type RunnerEventBody,
+  recordedTurnId,
+} from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
 import type { RecordedLine } from '../recording';
 import {
@@ -16,7 +21,7 @@ import {
 /** Text Claude Code writes as a user line when the person stops a turn. */
 const INTERRUPT_MARKER = '[Request interrupted by user';
 
-interface RunTrack {
+interface TurnTrack {
   turnId: string;
   model: string;
   /** Opened by `system/init` (stream-json) rather than by a transcript's first assistant line. */
@@ -54,14 +59,14 @@ interface PendingTool {
  * Code session transcripts to session events. The rules are written down in protocol/PROTOCOL.md §7.
  */
 export class ClaudeCodeMapper implements AgentMapper {
-  private runIndex = 0;
-  private run: RunTrack | null = null;
+  private turnIndex = 0;
+  private turn: TurnTrack | null = null;
   private readonly messages = new Map<string, MessageTrack>();
   private readonly openMessages = new Set<MessageTrack>();
   /** The message a scope is streaming partial events for. */
   private readonly streaming = new Map<string | null, MessageTrack>();
   private readonly pendingTools = new Map<string, PendingTool>();
-  /** When the latest transcript prompt was written, while no run is open. */
+  /** When the latest transcript prompt was written, while no turn is open. */
   private promptAt: number | undefined;
 
   constructor(private readonly options: MapperOptions) {}
@@ -75,11 +80,12 @@ export class ClaudeCodeMapper implements AgentMapper {
     const out: RunnerEventBody[] = [];
     switch (value.type) {
       case 'system':
-        if (this.run) this.closeRun(out, 'interrupted', 'a new run started before this one ended');
-        this.openRun(out, value.session_id ?? value.sessionId, value.model, true, line.at);
+        if (this.turn)
+          this.closeTurn(out, 'interrupted', 'a new turn started before this one ended');
+        this.openTurn(out, value.session_id ?? value.sessionId, value.model, true, line.at);
         break;
       case 'assistant':
-        this.ensureRun(out, value.session_id ?? value.sessionId, value.message.model, line.at);
+        this.ensureTurn(out, value.session_id ?? value.sessionId, value.message.model, line.at);
         this.onAssistant(out, value, line.at);
         break;
       case 'user':
@@ -89,7 +95,7 @@ export class ClaudeCodeMapper implements AgentMapper {
         const event = anthropicStreamEvent.safeParse(value.event);
         if (!event.success) break;
         const model = event.data.type === 'message_start' ? event.data.message.model : undefined;
-        this.ensureRun(out, value.session_id ?? value.sessionId, model, line.at);
+        this.ensureTurn(out, value.session_id ?? value.sessionId, model, line.at);
         this.onStreamEvent(out, event.data, value.parent_tool_use_id ?? null);
         break;
       }
@@ -97,34 +103,34 @@ export class ClaudeCodeMapper implements AgentMapper {
         this.onResult(out, value);
         break;
     }
-    if (this.run && line.at !== undefined) this.run.lastAt = line.at;
+    if (this.turn && line.at !== undefined) this.turn.lastAt = line.at;
     return out;
   }
 
   end(): RunnerEventBody[] {
     const out: RunnerEventBody[] = [];
-    if (this.run) {
-      if (this.run.openedByInit)
-        this.closeRun(out, 'interrupted', 'the recording ended before the run’s result');
-      else this.closeRun(out, this.transcriptTurnStatus());
+    if (this.turn) {
+      if (this.turn.openedByInit)
+        this.closeTurn(out, 'interrupted', 'the recording ended before the turn’s result');
+      else this.closeTurn(out, this.transcriptTurnStatus());
     }
     return out;
   }
 
-  // --- runs ---
+  // --- turns ---
 
-  private openRun(
+  private openTurn(
     out: RunnerEventBody[],
     sessionId: string | null | undefined,
     model: string | null | undefined,
     openedByInit: boolean,
     at: number | undefined,
   ): void {
-    this.runIndex++;
-    const runId = sessionId ?? this.options.fallbackRunId ?? 'claude-code';
+    this.turnIndex++;
+    const key = sessionId ?? this.options.turnIdPrefix ?? 'claude-code';
     const startedAt = openedByInit ? at : (this.promptAt ?? at);
-    this.run = {
-      turnId: `${runId}:${this.runIndex}`,
+    this.turn = {
+      turnId: recordedTurnId(key, this.turnIndex),
       model: this.options.model ?? model ?? '',
       openedByInit,
       interruptedByUser: false,
@@ -133,43 +139,43 @@ export class ClaudeCodeMapper implements AgentMapper {
     this.promptAt = undefined;
     out.push({
       type: 'turn-started',
-      turnId: this.run.turnId,
+      turnId: this.turn.turnId,
       buildId: this.options.buildId,
-      runnerId: this.options.runnerId,
+      runnerId: this.options.producerId,
       agent: this.options.agent ?? 'claude-code',
-      model: this.run.model,
+      model: this.turn.model,
     });
   }
 
-  /** Transcripts have no `system/init`: their first assistant line opens the run. */
-  private ensureRun(
+  /** Transcripts have no `system/init`: their first assistant line opens the turn. */
+  private ensureTurn(
     out: RunnerEventBody[],
     sessionId: string | null | undefined,
     model: string | null | undefined,
     at: number | undefined,
   ): void {
-    if (!this.run) this.openRun(out, sessionId, model, false, at);
+    if (!this.turn) this.openTurn(out, sessionId, model, false, at);
   }
 
-  private closeRun(
+  private closeTurn(
     out: RunnerEventBody[],
     status: FinishedTurnStatus,
     error?: string,
     durationMs?: number,
   ): void {
-    const run = this.run;
-    if (!run) return;
+    const turn = this.turn;
+    if (!turn) return;
     for (const message of [...this.openMessages]) this.finishMessage(out, message);
     const measured =
-      run.startedAt !== undefined && run.lastAt !== undefined ? run.lastAt - run.startedAt : 0;
+      turn.startedAt !== undefined && turn.lastAt !== undefined ? turn.lastAt - turn.startedAt : 0;
     out.push({
       type: 'turn-finished',
-      turnId: run.turnId,
+      turnId: turn.turnId,
       status,
       ...(error === undefined ? {} : { error }),
       durationMs: Math.max(0, durationMs ?? measured),
     });
-    this.run = null;
+    this.turn = null;
     this.messages.clear();
     this.streaming.clear();
     // Calls still pending never get an output; the reducer marks them abandoned.
@@ -178,16 +184,16 @@ export class ClaudeCodeMapper implements AgentMapper {
 
   /** A transcript turn has no result line: it was interrupted if the person said so or a call is pending. */
   private transcriptTurnStatus(): FinishedTurnStatus {
-    if (this.run?.interruptedByUser || this.pendingTools.size > 0) return 'interrupted';
+    if (this.turn?.interruptedByUser || this.pendingTools.size > 0) return 'interrupted';
     return 'completed';
   }
 
   private onResult(out: RunnerEventBody[], result: ClaudeResultLine): void {
-    const run = this.run;
-    if (!run) return;
+    const turn = this.turn;
+    if (!turn) return;
     for (const message of [...this.openMessages]) this.finishMessage(out, message);
     if (result.total_cost_usd != null) {
-      // The run's cost has no message of its own: a zero-token usage event carries it.
+      // The turn's cost has no message of its own: a zero-token usage event carries it.
       out.push({
         type: 'usage',
         inputTokens: 0,
@@ -195,12 +201,12 @@ export class ClaudeCodeMapper implements AgentMapper {
         cacheReadTokens: 0,
         cacheWriteTokens: 0,
         reasoningTokens: 0,
-        model: run.model,
+        model: turn.model,
         costUsd: result.total_cost_usd,
       });
     }
     const failed = result.is_error === true || result.subtype !== 'success';
-    this.closeRun(
+    this.closeTurn(
       out,
       failed ? 'failed' : 'completed',
       failed ? result.result || result.subtype : undefined,
@@ -230,7 +236,7 @@ export class ClaudeCodeMapper implements AgentMapper {
     const message: MessageTrack = {
       messageId,
       scope,
-      model: model ?? this.run?.model ?? '',
+      model: model ?? this.turn?.model ?? '',
       usage: {},
       usageSeen: false,
       usageFinal: false,
@@ -374,17 +380,17 @@ export class ClaudeCodeMapper implements AgentMapper {
       });
     }
     if (interrupted) {
-      if (this.run) {
-        this.run.interruptedByUser = true;
-        if (at !== undefined) this.run.lastAt = at;
-        if (!this.run.openedByInit) this.closeRun(out, 'interrupted', 'interrupted by the user');
+      if (this.turn) {
+        this.turn.interruptedByUser = true;
+        if (at !== undefined) this.turn.lastAt = at;
+        if (!this.turn.openedByInit) this.closeTurn(out, 'interrupted', 'interrupted by the user');
       }
       return;
     }
-    // A transcript prompt ends the turn before it; stream-json runs end only with `result`.
+    // A transcript prompt ends the turn before it; stream-json turns end only with `result`.
     if (prompt) {
-      if (this.run && !this.run.openedByInit) this.closeRun(out, this.transcriptTurnStatus());
-      if (!this.run) this.promptAt = at;
+      if (this.turn && !this.turn.openedByInit) this.closeTurn(out, this.transcriptTurnStatus());
+      if (!this.turn) this.promptAt = at;
     }
   }
 

@@ -9,7 +9,7 @@ import { lineTimestamp } from '../recording';
 import { findExecutable } from './find-executable';
 
 /** A CLI agent's `checkpoint.state`: the CLI's own session (Claude Code) or thread (Codex) id. */
-export interface CliCheckpoint {
+interface CliCheckpoint {
   version: 1;
   /** `claude --resume <id>` / `codex exec resume <id>`. */
   resumeId: string;
@@ -112,10 +112,11 @@ export class CliAgent implements Agent {
     });
     const mapper = createMapper(this.spec.format, {
       buildId: ctx.buildId,
-      runnerId: ctx.buildId,
+      // LiveMapping drops the mapper's turn-started (the daemon opens the turn), so this is unused.
+      producerId: this.name,
       agent: this.name,
       model: ctx.model,
-      fallbackRunId: ctx.turnId,
+      turnIdPrefix: ctx.turnId,
     });
     const mapping = new LiveMapping(ctx.emit, this.spec.scopeIds ? ctx.turnId : undefined);
     let lineNumber = 0;
@@ -162,16 +163,16 @@ export class CliAgent implements Agent {
  * The CLI's environment: the runner's, since the CLI needs its own provider keys and config,
  * less Kiln's credentials (KILN_*TOKEN*): the CLI runs whatever commands its model chooses.
  */
-export function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(
     Object.entries(env).filter(([name]) => !/^KILN_.*(TOKEN|SECRET|PASSWORD)/i.test(name)),
   );
 }
 
 /** What a CLI session or thread id may look like: a uuid-like token, 1–128 characters. */
-export const RESUME_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$/;
+const RESUME_ID_PATTERN = /^[0-9A-Za-z][0-9A-Za-z_-]{0,127}$/;
 
 /** `value` when it is a string matching `RESUME_ID_PATTERN`, else undefined. */
-export function validResumeId(value: unknown): string | undefined {
+function validResumeId(value: unknown): string | undefined {
   return typeof value === 'string' && RESUME_ID_PATTERN.test(value) ? value : undefined;
 }

@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 
 /** One request's tokens (`token_count.info.last_token_usage`); input includes the cached part. */
-export const rolloutUsage = z.object({
+const rolloutUsage = z.object({
   input_tokens: z.number().int().nonnegative().nullish(),
   cached_input_tokens: z.number().int().nonnegative().nullish(),
   output_tokens: z.number().int().nonnegative().nullish(),

@@ -19,7 +19,7 @@ import { CodexRolloutMapper } from './mapper';
  *   and 3741/3072/78/0.
  */
 
-const options = { buildId: 'build-1', runnerId: 'runner-1' };
+const options = { buildId: 'build-1', producerId: 'runner-1' };
 
 function map(name: string) {
   const lines = readSample(new URL(`./fixtures/${name}`, import.meta.url));

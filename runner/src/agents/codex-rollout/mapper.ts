@@ -1,4 +1,9 @@
-import { capToolOutput, type FinishedTurnStatus, type RunnerEventBody } from '@kiln/protocol';
+import {
+  capToolOutput,
+  type FinishedTurnStatus,
+  type RunnerEventBody,
+  recordedTurnId,
+} from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
 import type { RecordedLine } from '../recording';
 import {
@@ -36,7 +41,7 @@ const CONTEXT_PREFIXES = [
 export class CodexRolloutMapper implements AgentMapper {
   private sessionId: string | undefined;
   private model = '';
-  private runIndex = 0;
+  private turnIndex = 0;
   private turn: TurnTrack | null = null;
   /** When the turn to come was started (`task_started`) or prompted, before it has any output. */
   private pendingStartAt: number | undefined;
@@ -194,8 +199,11 @@ export class CodexRolloutMapper implements AgentMapper {
 
   private openTurn(out: RunnerEventBody[], at: number | undefined): TurnTrack {
     if (this.turn) return this.turn;
-    this.runIndex++;
-    const turnId = `${this.sessionId ?? this.options.fallbackRunId ?? 'codex'}:${this.runIndex}`;
+    this.turnIndex++;
+    const turnId = recordedTurnId(
+      this.sessionId ?? this.options.turnIdPrefix ?? 'codex',
+      this.turnIndex,
+    );
     const startedAt = this.pendingStartAt ?? at;
     this.pendingStartAt = undefined;
     this.turn = { turnId, messages: 0, ...(startedAt === undefined ? {} : { startedAt }) };
@@ -203,7 +211,7 @@ export class CodexRolloutMapper implements AgentMapper {
       type: 'turn-started',
       turnId,
       buildId: this.options.buildId,
-      runnerId: this.options.runnerId,
+      runnerId: this.options.producerId,
       agent: this.options.agent ?? 'codex',
       model: this.options.model ?? this.model,
     });

@@ -6,7 +6,7 @@ import { CliAgent, type CliAgentOptions, type CliSpec } from '../cli/cli-agent';
  * `codex exec … resume <thread id> PROMPT` to continue the previous turn's thread (Codex's
  * non-interactive docs). The workspace need not be a git repository.
  */
-export const CODEX_CLI: CliSpec = {
+const CODEX_CLI: CliSpec = {
   name: 'codex',
   command: 'codex',
   install: 'npm install -g @openai/codex, then set OPENAI_API_KEY',
@@ -37,7 +37,7 @@ export const CODEX_CLI: CliSpec = {
  * edits and networked commands), so the mode is all in the sandbox: `default` and `plan` read only,
  * `acceptEdits` (and unset) write inside the workspace and nowhere else, `bypassPermissions` anything.
  */
-export function codexSandbox(mode: PermissionMode | undefined): string {
+function codexSandbox(mode: PermissionMode | undefined): string {
   switch (mode) {
     case 'default':
     case 'plan':

@@ -6,7 +6,7 @@ import { z } from 'zod';
  */
 
 /** `turn.completed.usage`; `input_tokens` includes `cached_input_tokens` (OpenAI convention). */
-export const codexUsage = z.object({
+const codexUsage = z.object({
   input_tokens: z.number().int().nonnegative().nullish(),
   cached_input_tokens: z.number().int().nonnegative().nullish(),
   output_tokens: z.number().int().nonnegative().nullish(),
@@ -30,7 +30,6 @@ export const codexLine = z.discriminatedUnion('type', [
   /** A stream-level error (e.g. a lost connection to the model); a `turn.failed` may follow. */
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
-export type CodexLine = z.infer<typeof codexLine>;
 
 /** Thread items, by `item.type`. */
 export const codexItem = z.discriminatedUnion('type', [

@@ -14,7 +14,7 @@ import { CodexMapper } from './mapper';
  * file_change, agent_message; usage 6008 in (4096 cached), 51 out.
  */
 
-const options = { buildId: 'build-1', runnerId: 'runner-1', model: 'gpt-5-codex' };
+const options = { buildId: 'build-1', producerId: 'runner-1', model: 'gpt-5-codex' };
 
 function map(recorded: RecordedLine[]) {
   return mapRecording(new CodexMapper(options), recorded);

@@ -2,6 +2,7 @@ import {
   capToolOutput,
   type FinishedTurnStatus,
   type RunnerEventBody,
+  recordedTurnId,
   type Todo,
 } from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
@@ -24,7 +25,7 @@ interface TurnTrack {
  */
 export class CodexMapper implements AgentMapper {
   private threadId: string | undefined;
-  private runIndex = 0;
+  private turnIndex = 0;
   private turn: TurnTrack | null = null;
   /** The assistant message reasoning and agent_message items are written into. */
   private messageId: string | null = null;
@@ -85,14 +86,17 @@ export class CodexMapper implements AgentMapper {
   }
 
   private openTurn(out: RunnerEventBody[], at: number | undefined): void {
-    this.runIndex++;
-    const turnId = `${this.threadId ?? this.options.fallbackRunId ?? 'codex'}:${this.runIndex}`;
+    this.turnIndex++;
+    const turnId = recordedTurnId(
+      this.threadId ?? this.options.turnIdPrefix ?? 'codex',
+      this.turnIndex,
+    );
     this.turn = { turnId, ...(at === undefined ? {} : { startedAt: at }) };
     out.push({
       type: 'turn-started',
       turnId,
       buildId: this.options.buildId,
-      runnerId: this.options.runnerId,
+      runnerId: this.options.producerId,
       agent: this.options.agent ?? 'codex',
       model: this.options.model ?? '',
     });

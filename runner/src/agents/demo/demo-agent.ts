@@ -28,7 +28,7 @@ import {
 } from './site';
 
 /** Where the demo's build puts the site, relative to the workspace (the daemon serves it). */
-export const DEMO_OUTPUT_DIR = 'dist';
+const DEMO_OUTPUT_DIR = 'dist';
 
 /** Absolute path of the built site for a workspace. */
 export function demoOutputDir(workspace: string): string {
@@ -36,7 +36,7 @@ export function demoOutputDir(workspace: string): string {
 }
 
 /** The demo agent's `checkpoint.state`: what it built so far, so a follow-up turn edits it. */
-export const demoCheckpoint = z.object({
+const demoCheckpoint = z.object({
   version: z.literal(1),
   turns: z.number().int().positive(),
   /** The first prompt (the page's title and lede come from it). */
@@ -46,7 +46,7 @@ export const demoCheckpoint = z.object({
   /** Workspace-relative files the agent wrote. */
   files: z.array(z.string()),
 });
-export type DemoCheckpoint = z.infer<typeof demoCheckpoint>;
+type DemoCheckpoint = z.infer<typeof demoCheckpoint>;
 
 /** Options of the demo agent. */
 export interface DemoAgentOptions {

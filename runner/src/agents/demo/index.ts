@@ -1,8 +1,1 @@
-export {
-  DEMO_OUTPUT_DIR,
-  DemoAgent,
-  type DemoAgentOptions,
-  type DemoCheckpoint,
-  demoCheckpoint,
-  demoOutputDir,
-} from './demo-agent';
+export { DemoAgent } from './demo-agent';

@@ -35,7 +35,7 @@ export function keywordsOf(text: string, max = 8): string[] {
 }
 
 /** Capitalises each word. */
-export function titleCase(words: readonly string[]): string {
+function titleCase(words: readonly string[]): string {
   return words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(' ');
 }
 

@@ -25,7 +25,7 @@ const usage = z
 export type OpenHandsUsage = z.infer<typeof usage>;
 
 /** LiteLLM's response kept on every action the model asked for. */
-export const toolCallMetadata = z.object({
+const toolCallMetadata = z.object({
   function_name: z.string().min(1),
   tool_call_id: z.string().min(1),
   model_response: z
@@ -56,7 +56,6 @@ export const toolCallMetadata = z.object({
     .loose()
     .nullish(),
 });
-export type ToolCallMetadata = z.infer<typeof toolCallMetadata>;
 
 /** One trajectory event: an action (`action`) or an observation of one (`observation`, `cause`). */
 export const openHandsEvent = z.object({

@@ -15,7 +15,7 @@ import { OpenHandsMapper } from './mapper';
  *   3486 prompt / 3482 cache write / 1135 out, then 4646 / 3482 read / 1158 write / 177 out.
  */
 
-const options = { buildId: 'build-1', runnerId: 'runner-1', fallbackRunId: 'oh' };
+const options = { buildId: 'build-1', producerId: 'runner-1', turnIdPrefix: 'oh' };
 
 function map(name: string) {
   const lines = readSample(new URL(`./fixtures/${name}`, import.meta.url));

@@ -1,4 +1,9 @@
-import { capToolOutput, type FinishedTurnStatus, type RunnerEventBody } from '@kiln/protocol';
+import {
+  capToolOutput,
+  type FinishedTurnStatus,
+  type RunnerEventBody,
+  recordedTurnId,
+} from '@kiln/protocol';
 import type { AgentMapper, MapperOptions } from '../mapper';
 import type { RecordedLine } from '../recording';
 import { type OpenHandsEvent, type OpenHandsUsage, openHandsEvent } from './lines';
@@ -27,7 +32,7 @@ interface TurnTrack {
  * model response's usage is counted once. The rules are written down in protocol/PROTOCOL.md §7.
  */
 export class OpenHandsMapper implements AgentMapper {
-  private runIndex = 0;
+  private turnIndex = 0;
   private turn: TurnTrack | null = null;
   private pendingStartAt: number | undefined;
   /** Action event id → its tool call, until an observation answers it. */
@@ -149,8 +154,8 @@ export class OpenHandsMapper implements AgentMapper {
 
   private openTurn(out: RunnerEventBody[], at: number | undefined): TurnTrack {
     if (this.turn) return this.turn;
-    this.runIndex++;
-    const turnId = `${this.options.fallbackRunId ?? 'openhands'}:${this.runIndex}`;
+    this.turnIndex++;
+    const turnId = recordedTurnId(this.options.turnIdPrefix ?? 'openhands', this.turnIndex);
     const startedAt = this.pendingStartAt ?? at;
     this.pendingStartAt = undefined;
     this.turn = { turnId, ...(startedAt === undefined ? {} : { startedAt }) };
@@ -158,7 +163,7 @@ export class OpenHandsMapper implements AgentMapper {
       type: 'turn-started',
       turnId,
       buildId: this.options.buildId,
-      runnerId: this.options.runnerId,
+      runnerId: this.options.producerId,
       agent: this.options.agent ?? 'openhands',
       model: this.options.model ?? '',
     });

@@ -43,9 +43,10 @@ export class ReplayAgent implements Agent {
     if (!format) throw new Error(`replay: ${file.relative} is not a Claude Code or Codex run`);
     const mapper = createMapper(format, {
       buildId: ctx.buildId,
-      runnerId: 'replay',
+      // LiveMapping drops the mapper's turn-started (the daemon opens the turn), so this is unused.
+      producerId: this.name,
       agent: this.name,
-      fallbackRunId: ctx.turnId,
+      turnIdPrefix: ctx.turnId,
     });
     const mapping = new LiveMapping(ctx.emit, ctx.turnId);
     const speed = this.options.speed ?? 1;
