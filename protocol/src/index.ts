@@ -3,6 +3,7 @@ export * from './artifacts';
 export * from './events';
 export * from './frames';
 export * from './limits';
+export * from './presence';
 export * from './project';
 export * from './reducer';
 export * from './resume';

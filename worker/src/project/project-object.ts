@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { planCatchUp } from '@kiln/channel';
+import { budgetRefusal, type CatchUpBudget, mayCatchUp, planCatchUp, spend } from '@kiln/channel';
 import {
   applyProjectEvent,
   createProjectState,
@@ -24,7 +24,6 @@ import {
   type SocketPrincipal,
 } from '../auth/socket-access';
 import type { Env } from '../env';
-import { budgetRefusal, type CatchUpBudget, mayCatchUp, spend } from '../session/catch-up-budget';
 import { NAME_HEADER, PRINCIPAL_HEADER, PROJECT_HEADER } from '../session/session-object';
 import { socketsOf, tooManySockets } from '../session/subscriber';
 
@@ -276,11 +275,15 @@ export class ProjectObject extends DurableObject<Env> {
   }
 
   private sendPresence(ws: WebSocket): void {
-    sendQuietly(ws, JSON.stringify({ type: 'presence', viewers: this.viewers() }));
+    sendQuietly(
+      ws,
+      JSON.stringify({ type: 'presence', viewers: this.viewers(), count: this.viewers().length }),
+    );
   }
 
   private broadcastPresence(...except: WebSocket[]): void {
-    const frame = JSON.stringify({ type: 'presence', viewers: this.viewers(...except) });
+    const viewers = this.viewers(...except);
+    const frame = JSON.stringify({ type: 'presence', viewers, count: viewers.length });
     for (const ws of this.ctx.getWebSockets()) {
       if (!except.includes(ws) && (ws.deserializeAttachment() as Attachment).ready) {
         sendQuietly(ws, frame);

@@ -1,6 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
   admitFrame,
+  budgetRefusal,
   checkEvents,
   coalesceDeltas,
   dropLateTurnEnds,
@@ -9,7 +10,9 @@ import {
   finishOrphanedTurn,
   isUrgent,
   leaseActions,
+  mayCatchUp,
   planCatchUp,
+  spend,
   TokenBucket,
 } from '@kiln/channel';
 import {
@@ -47,7 +50,6 @@ import {
 } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
-import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
 import { EventLog, type TimerName } from './event-log';
 import { ShardRouter } from './shards';
 import {
@@ -550,7 +552,7 @@ export class SessionObject extends DurableObject<Env> {
       ...subscribers.map(([, a]) => viewerOf(a)),
       ...this.shards.viewers(),
     ];
-    const frame = JSON.stringify({ type: 'presence', viewers });
+    const frame = JSON.stringify({ type: 'presence', viewers, count: viewers.length });
     for (const [ws] of subscribers) sendQuietly(ws, frame);
     this.shards.sendPresence(viewers);
   }

@@ -1,3 +1,4 @@
+import type { CatchUpBudget } from '@kiln/channel';
 import { TokenBucket } from '@kiln/channel';
 import {
   type ClientFrame,
@@ -10,7 +11,6 @@ import {
   type Viewer,
 } from '@kiln/protocol';
 import type { SocketPrincipal } from '../auth/socket-access';
-import type { CatchUpBudget } from './catch-up-budget';
 
 /** Headers the worker sets after authenticating a socket upgrade (never trusted from clients). */
 export const PRINCIPAL_HEADER = 'x-kiln-principal';

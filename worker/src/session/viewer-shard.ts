@@ -1,5 +1,13 @@
 import { DurableObject } from 'cloudflare:workers';
-import { eventFrames, Fanout, isUrgent, planCatchUp } from '@kiln/channel';
+import {
+  budgetRefusal,
+  eventFrames,
+  Fanout,
+  isUrgent,
+  mayCatchUp,
+  planCatchUp,
+  spend,
+} from '@kiln/channel';
 import {
   type ClientFrame,
   eventsPage,
@@ -15,7 +23,6 @@ import {
 import { accessFromHeaders, applyRevocation, type Revocation } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
-import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
 import {
   clientFrameOf,
   closeQuietly,
@@ -101,7 +108,7 @@ export class ViewerShard extends DurableObject<Env> {
 
   /** The session's presence list, to pass on to this shard's sockets. */
   async deliverPresence(viewers: Viewer[]): Promise<void> {
-    const frame = JSON.stringify({ type: 'presence', viewers });
+    const frame = JSON.stringify({ type: 'presence', viewers, count: viewers.length });
     for (const [ws] of this.ready()) sendQuietly(ws, frame);
   }
 
