@@ -66,8 +66,8 @@ describe('hibernation', () => {
     await a.waitForType('pong');
     // A new subscriber after the wake still gets presence with everyone.
     const c = await subscribe(sessionId, account.token, 15);
-    const presence = await c.waitForType('presence');
-    expect((presence.at(-1)!.viewers as unknown[]).length).toBe(3);
+    const presence = await c.waitForPresence(3);
+    expect(presence.viewers).toHaveLength(3);
   });
 });
 
@@ -75,27 +75,21 @@ describe('presence', () => {
   it('tells every watcher who is watching, and when someone leaves', async () => {
     const { account, sessionId } = await openBuild();
     const a = await subscribe(sessionId, account.token, 0);
-    await a.waitFor((f) =>
-      f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 1),
-    );
+    await a.waitForPresence(1);
     const b = await subscribe(sessionId, account.token, 0);
-    await a.waitFor(
-      (f) => f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 2),
-      'two viewers',
-    );
+    const two = (await a.waitForPresence(2)).viewers;
     const [bReady] = b.frames.filter((f) => f.type === 'ready');
-    const two = a.frames.filter((f) => f.type === 'presence').at(-1)!.viewers as {
-      viewerId: string;
-      displayName: string;
-      since: number;
-    }[];
     expect(two.map((v) => v.viewerId)).toContain(bReady!.viewerId);
     expect(two.every((v) => v.displayName.startsWith('User ') && v.since > 0)).toBe(true);
+    // The join reached a as a diff naming b, not as the whole list again.
+    expect(a.frames.filter((f) => f.type === 'presence')).toHaveLength(1);
+    expect(a.frames.find((f) => f.type === 'presence-diff')).toMatchObject({
+      joined: [{ viewerId: bReady!.viewerId }],
+      count: 2,
+    });
     b.close();
-    await a.waitFor(
-      (f) => (f.filter((x) => x.type === 'presence').at(-1)!.viewers as unknown[]).length === 1,
-      'one viewer again',
-    );
+    await a.waitForPresence(1);
+    expect(a.frames.at(-1)).toMatchObject({ type: 'presence-diff', left: [bReady!.viewerId] });
   });
 });
 

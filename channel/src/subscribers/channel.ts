@@ -30,17 +30,17 @@ export interface SubscriberRecord {
 }
 
 /** The viewer a subscriber shows as in presence. */
-export function viewerOf(record: SubscriberRecord): Viewer {
+function viewerOf(record: SubscriberRecord): Viewer {
   return { viewerId: record.viewerId, displayName: record.displayName, since: record.since };
 }
 
 /** The `lagging` error's text (PROTOCOL.md §2, flow control). */
-export const LAGGING_MESSAGE =
+const LAGGING_MESSAGE =
   'you are reading slower than the session streams; a snapshot follows when you catch up';
 
 /** Where a channel's presence comes from. */
 export type PresenceSource =
-  /** Viewers are counted here: this object's sockets plus what `roster` is told (shard reports). */
+  /** Viewers are counted here: this object's sockets plus what `reportViewers` adds (shards). */
   | {
       kind: 'roster';
       /** Adds what else is known after a wake (a session: its shards' stored viewers). */
@@ -48,12 +48,12 @@ export type PresenceSource =
       /** Passes each changed view on (a session: to its viewer shards). */
       forward?(view: PresenceView): void;
     }
-  /** Viewers are counted elsewhere (a viewer shard: its session), which sends back the view. */
-  | {
-      kind: 'remote';
-      join(socket: unknown, viewer: Viewer): void;
-      leave(socket: unknown, viewer: Viewer): void;
-    };
+  /**
+   * Viewers are counted elsewhere (a viewer shard: by its session). The object reports its
+   * `viewers()` after a `hello` that joined and after `gone`, and shows the view it gets back
+   * with `showPresence`.
+   */
+  | { kind: 'remote' };
 
 export interface SubscriberChannelOptions<S extends Peer, E extends { seq: number }, St, A> {
   /** How the object keeps each socket's record (workerd: serialize/deserializeAttachment). */
@@ -196,13 +196,13 @@ export class SubscriberChannel<
   /**
    * `hello {lastSeq}`: within the socket's catch-up budget, sends what it lacks (events or a
    * snapshot), then it receives every live batch. On its first hello it joins presence and is
-   * sent the whole view.
+   * sent the whole view. Returns whether this hello made it a viewer (its first one answered).
    */
-  async hello(socket: S, lastSeq: number): Promise<void> {
+  async hello(socket: S, lastSeq: number): Promise<boolean> {
     const budget = mayCatchUp(this.options.attachments.get(socket).catchUpBudget, this.now());
     if (!budget.allowed) {
       this.error(socket, 'rate-limited', budgetRefusal(budget.budget));
-      return;
+      return false;
     }
     let sent = 0;
     const seq = await catchUp(lastSeq, this.options.source, {
@@ -228,16 +228,15 @@ export class SubscriberChannel<
       ready: true,
       catchUpBudget: spend(budget.budget, sent),
     });
-    if (record.ready) return;
+    if (record.ready) return false;
     this.ready().add(socket);
-    const viewer = viewerOf(record);
-    const presence = this.options.presence;
-    if (presence.kind === 'remote') {
-      presence.join(socket, viewer);
-      return;
+    if (this.options.presence.kind === 'remote') {
+      this.presence.welcome(socket);
+    } else {
+      this.roster().join('', viewerOf(record));
+      this.presence.changed(socket);
     }
-    this.roster().join('', viewer);
-    this.presence.changed(socket);
+    return true;
   }
 
   /** `ack {seq}`: flow control (PROTOCOL.md §2). */
@@ -261,14 +260,8 @@ export class SubscriberChannel<
     const wasReady = this.ready().delete(socket);
     this.fanout.forget(socket);
     this.presence.forget(socket);
-    if (!wasReady) return;
-    const viewer = viewerOf(this.options.attachments.get(socket));
-    const presence = this.options.presence;
-    if (presence.kind === 'remote') {
-      presence.leave(socket, viewer);
-      return;
-    }
-    this.roster().leave('', viewer.viewerId);
+    if (!wasReady || this.options.presence.kind === 'remote') return;
+    this.roster().leave('', this.options.attachments.get(socket).viewerId);
     this.presence.changed();
   }
 

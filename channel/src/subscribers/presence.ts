@@ -105,6 +105,14 @@ export class PresenceBroadcaster<S extends Peer> {
     else this.timer = setTimeout(() => this.flush(), window - since);
   }
 
+  /**
+   * `socket` is owed the whole view at the next flush, without a change being scheduled (the view
+   * it needs comes from elsewhere: a shard's session answers its report with `showPresence`).
+   */
+  welcome(socket: S): void {
+    this.fresh.add(socket);
+  }
+
   /** A socket went away: it is owed nothing. */
   forget(socket: S): void {
     this.fresh.delete(socket);
