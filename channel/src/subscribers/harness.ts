@@ -1,6 +1,6 @@
 import { clientFrame, type SessionEvent } from '@kiln/protocol';
 import { isUrgent } from '../fanout';
-import { SubscriberChannel, type SubscriberRecord } from './channel';
+import { type PresenceSource, SubscriberChannel, type SubscriberRecord } from './channel';
 import type { Peer } from './peer';
 
 /**
@@ -62,7 +62,11 @@ export const delta = (seq: number, text = `${seq}`): SessionEvent => ({
 });
 
 /** A session-like channel over `log` (its events are 1…n), with a `{headSeq}` state. */
-export function channelOver(log: SessionEvent[], now: () => number = Date.now) {
+export function channelOver(
+  log: SessionEvent[],
+  now: () => number = Date.now,
+  presence: PresenceSource = { kind: 'roster' },
+) {
   const sockets = new Set<FakeSocket>();
   const reads: { after: number; limit: number }[] = [];
   const channel = new SubscriberChannel<FakeSocket, SessionEvent, { headSeq: number }>({
@@ -82,7 +86,7 @@ export function channelOver(log: SessionEvent[], now: () => number = Date.now) {
       channel.sendSnapshot(socket, log.length, { headSeq: log.length });
       return log.length;
     },
-    presence: { kind: 'roster' },
+    presence,
     now,
   });
   return {
@@ -94,12 +98,12 @@ export function channelOver(log: SessionEvent[], now: () => number = Date.now) {
       sockets.add(socket);
       return socket;
     },
-    /** Hands a raw client frame to the channel the way an object does. */
-    async receive(socket: FakeSocket, raw: string | ArrayBuffer): Promise<void> {
+    /** Hands a raw client frame to the channel the way an object does; true when it joined. */
+    async receive(socket: FakeSocket, raw: string | ArrayBuffer): Promise<boolean> {
       const frame = channel.read(socket, raw, clientFrame);
-      if (frame?.type === 'hello') await channel.hello(socket, frame.lastSeq);
       if (frame?.type === 'ack') channel.ack(socket, frame.seq);
       if (frame?.type === 'ping') channel.pong(socket);
+      return frame?.type === 'hello' ? channel.hello(socket, frame.lastSeq) : false;
     },
     /** Commits events to the log and publishes them. */
     append(events: SessionEvent[]): void {

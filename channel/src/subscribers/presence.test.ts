@@ -135,6 +135,29 @@ describe('presence', () => {
     expect(ids(shown(b))).toEqual(['a', 'b']);
   });
 
+  it('on a shard (presence counted by its session) a joiner waits for the session view, then follows it as diffs', async () => {
+    const shard = channelOver([], () => now, { kind: 'remote' });
+    const a = shard.connect('a');
+    expect(await shard.receive(a, hello)).toBe(true); // the shard reports its viewers now
+    expect(await shard.receive(a, hello)).toBe(false);
+    expect(shard.channel.viewers().map((v) => v.viewerId)).toEqual(['a']);
+    expect(a.frames().filter((f) => f.type.startsWith('presence'))).toEqual([]);
+    const session = new PresenceRoster();
+    session.join('', { viewerId: 'direct', displayName: 'D', since: 0 });
+    session.replace('shard:0', shard.channel.viewers());
+    shard.channel.showPresence(session.view());
+    expect(ids(shown(a))).toEqual(['direct', 'a']);
+    advance(100);
+    session.leave('', 'direct');
+    shard.channel.showPresence(session.view());
+    expect(a.frames().at(-1)).toEqual({
+      type: 'presence-diff',
+      joined: [],
+      left: ['direct'],
+      count: 1,
+    });
+  });
+
   it('a roster fed by shard reports merges their viewers and drops those a report no longer has', () => {
     const roster = new PresenceRoster();
     const v = (id: string) => ({ viewerId: id, displayName: id, since: 0 });
