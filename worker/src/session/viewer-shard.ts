@@ -288,14 +288,21 @@ export class ViewerShard extends DurableObject<Env> {
   }
 
   /**
-   * Tells the session who watches through this shard (it merges them into its presence and sends
-   * the view back through `deliverPresence`) and how many sockets closed (it counts sockets per
+   * Tells the session who watches through this shard (it merges them into its presence, answers
+   * with the view and sends later ones through `deliverPresence`) and how many sockets closed (it counts sockets per
    * shard: +1 when it hands one over, −1 here).
    */
   private async reportViewers(anySocket: WebSocket, closed = 0): Promise<void> {
     const attachment: SubscriberAttachment | null = anySocket.deserializeAttachment();
     if (attachment?.shardIndex === undefined) return;
-    await this.session().shardReport(attachment.shardIndex, closed, this.channel.viewers());
+    const view = await this.session().shardReport(
+      attachment.shardIndex,
+      closed,
+      this.channel.viewers(),
+    );
+    // Also forwarded by the session; taking the answer too means a socket that joined here is
+    // shown the view even when the session's did not change (a shard woken knows none).
+    this.channel.showPresence(view);
   }
 
   private session() {
