@@ -94,6 +94,8 @@ export class SubscriberChannel<
   /** Sockets that said `hello`; null until first needed after a (re)start, then rebuilt. */
   private readySockets: Set<S> | null = null;
   private rosterCache: PresenceRoster | null = null;
+  /** The last view a remote presence source sent (`showPresence`). */
+  private remoteView: PresenceView | undefined;
   private readonly buckets = new WeakMap<S, TokenBucket>();
   private readonly now: () => number;
 
@@ -123,9 +125,6 @@ export class SubscriberChannel<
       this.now,
     );
   }
-
-  /** The last view a remote presence source sent (`showPresence`). */
-  private remoteView: PresenceView | undefined;
 
   /**
    * Reads a subscriber's frame: JSON text of at most `MAX_FRAME_BYTES`, at most
