@@ -6,7 +6,16 @@ import {
   REPLAY_ROUND_EVENTS,
 } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
-import { connect, connectProducer, logOf, openBuild, produce, renames, subscribe } from './helpers';
+import {
+  connect,
+  connectProducer,
+  logOf,
+  openBuild,
+  produce,
+  renames,
+  subscribe,
+  type TestSocket,
+} from './helpers';
 
 function expectContiguous(events: { seq: number }[], from: number, to: number) {
   expect(events.length).toBe(to - from + 1);
@@ -90,6 +99,28 @@ describe('presence', () => {
     b.close();
     await a.waitForPresence(1);
     expect(a.frames.at(-1)).toMatchObject({ type: 'presence-diff', left: [bReady!.viewerId] });
+  });
+
+  it('a watcher is told of each of 30 joins by a frame of bounded size, not the whole list again', async () => {
+    const { account, sessionId } = await openBuild();
+    const first = await subscribe(sessionId, account.token, 0);
+    await first.waitForPresence(1);
+    const others: TestSocket[] = [];
+    for (let i = 0; i < 30; i++) {
+      const s = await subscribe(sessionId, account.token, 0);
+      // One join at a time: each waits for the last to be told, so no window coalesces them.
+      await first.waitForPresence(i + 2);
+      others.push(s);
+    }
+    const presenceBytes = first.frames
+      .filter((f) => f.type === 'presence' || f.type === 'presence-diff')
+      .reduce((n, f) => n + JSON.stringify(f).length, 0);
+    // 30 whole lists would be ~30 × 16 × 100 bytes; 30 diffs of one viewer stay under 200 each.
+    expect(presenceBytes).toBeLessThan(31 * 200);
+    expect(first.frames.filter((f) => f.type === 'presence')).toHaveLength(1);
+    // Leaving is told the same way; waiting for it lets every close handler finish in the test.
+    for (const s of others) s.close();
+    await first.waitForPresence(1);
   });
 });
 
