@@ -5,12 +5,9 @@ import {
   coalesceDeltas,
   dropLateTurnEnds,
   finishOrphanedTurn,
-  isUrgent,
   leaseActions,
-  SubscriberChannel,
   sendQuietly,
   sessionReadyFrame,
-  sessionSnapshotFrame,
   TokenBucket,
 } from '@kiln/channel';
 import {
@@ -48,6 +45,11 @@ import {
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
 import { EventLog, type TimerName } from './event-log';
+import {
+  redactForViewers,
+  type SessionSubscribers,
+  sessionSubscribers,
+} from './session-subscribers';
 import { ShardRouter } from './shards';
 import {
   closeQuietly,
@@ -101,12 +103,7 @@ export class SessionObject extends DurableObject<Env> {
   private readonly log: EventLog;
   private state: SessionState | null = null;
   /** Subscriber sockets: catch-up, fan-out, refusal of bad frames, presence. */
-  private readonly subscribers: SubscriberChannel<
-    WebSocket,
-    SessionEvent,
-    SessionState,
-    SubscriberAttachment
-  >;
+  private readonly subscribers: SessionSubscribers;
   /** When the platform alarm is set for; the earliest of the `timers` table. */
   private alarmAt: number | null = null;
   private readonly buckets = new WeakMap<WebSocket, TokenBucket>();
@@ -130,39 +127,11 @@ export class SessionObject extends DurableObject<Env> {
       () => this.requireState().sessionId,
       this.timing.shardCapacity,
     );
-    this.subscribers = new SubscriberChannel({
-      attachments: {
-        get: (ws): SubscriberAttachment => ws.deserializeAttachment(),
-        set: (ws, attachment) => ws.serializeAttachment(attachment),
-      },
-      sockets: () => ctx.getWebSockets('subscriber'),
-      // DO SQLite reads are synchronous: a catch-up runs whole before any live batch.
-      source: {
-        head: () => this.requireState().headSeq,
-        read: (after, limit) => this.log.read(after, limit).map(redactForViewers),
-        snapshot: () => {
-          const state = this.requireState();
-          return { seq: state.headSeq, state };
-        },
-      },
-      snapshotFrame: sessionSnapshotFrame,
-      urgent: isUrgent,
-      redact: redactForViewers,
-      resync: (ws) => {
-        const state = this.requireState();
-        this.subscribers.sendSnapshot(ws, state.headSeq, state);
-        return state.headSeq;
-      },
-      forward: (events) => this.shards.deliver(events),
-      presence: {
-        kind: 'roster',
-        // Who watches through shards survives a wake in the `shards` table.
-        restore: (roster) => {
-          for (const shard of this.log.shards())
-            roster.replace(`shard:${shard.index}`, shard.viewers);
-        },
-        forward: (view) => this.shards.sendPresence(view),
-      },
+    this.subscribers = sessionSubscribers({
+      ctx,
+      log: this.log,
+      shards: this.shards,
+      state: () => this.requireState(),
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.log.migrate();
@@ -821,9 +790,4 @@ function timingFrom(env: Env) {
     shardThreshold: ms(env.SHARD_THRESHOLD, SHARD_THRESHOLD),
     shardCapacity: ms(env.SHARD_CAPACITY, SHARD_CAPACITY),
   };
-}
-
-/** Checkpoint state is for runners only (DESIGN §3). */
-function redactForViewers(event: SessionEvent): SessionEvent {
-  return event.type === 'checkpoint' ? { ...event, state: null } : event;
 }
