@@ -19,9 +19,6 @@ const config: KnipConfig = {
     },
     channel: {
       project: ['src/**/*.ts'],
-      // In flight on branch `room` (issue 10): SessionRoom's frame parsing. Drop this ignore if
-      // knip still reports zod here once that branch is merged.
-      ignoreDependencies: ['zod'],
     },
     worker: {
       // drizzle-kit reads every table exported by the schema (worker/drizzle.config.ts).

@@ -4,3 +4,4 @@ export * from './rate-limit';
 export * from './session/admission';
 export * from './session/coalesce';
 export * from './session/lifecycle';
+export * from './subscribers';

@@ -68,6 +68,32 @@ export const viewer = z.object({
 });
 export type Viewer = z.infer<typeof viewer>;
 
+/**
+ * Server → subscriber (session and project channels): who watches, as a whole view that replaces
+ * the client's — the first `PRESENCE_LIST_LIMIT` viewers in the order they joined, and how many
+ * watch in all. Sent once after a subscriber's first `hello` (and to everyone after the object
+ * restarted, when it no longer knows what each was told).
+ */
+export const presenceFrame = z.object({
+  type: z.literal('presence'),
+  viewers: z.array(viewer),
+  count: z.number().int().nonnegative(),
+});
+export type PresenceFrame = z.infer<typeof presenceFrame>;
+
+/**
+ * Server → subscriber: what changed in the presence view since the last `presence` or
+ * `presence-diff`, at most one per flush window. Drop the viewers whose ids are in `left`, append
+ * `joined` (they come after everyone listed), take `count`.
+ */
+export const presenceDiffFrame = z.object({
+  type: z.literal('presence-diff'),
+  joined: z.array(viewer),
+  left: z.array(z.string()),
+  count: z.number().int().nonnegative(),
+});
+export type PresenceDiffFrame = z.infer<typeof presenceDiffFrame>;
+
 /** SessionDO → client. `ready` is always the first frame. */
 export const sessionServerFrame = z.discriminatedUnion('type', [
   z.object({
@@ -81,7 +107,8 @@ export const sessionServerFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('snapshot'), seq: seqNumber, state: sessionState }),
   /** A seq-contiguous batch following what the client has. */
   z.object({ type: z.literal('events'), events: z.array(sessionEvent) }),
-  z.object({ type: z.literal('presence'), viewers: z.array(viewer) }),
+  presenceFrame,
+  presenceDiffFrame,
   errorFrame,
   z.object({ type: z.literal('pong') }),
 ]);

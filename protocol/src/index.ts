@@ -4,6 +4,7 @@ export * from './events';
 export * from './frames';
 export * from './ids';
 export * from './limits';
+export * from './presence';
 export * from './project';
 export * from './reducer';
 export * from './resume';

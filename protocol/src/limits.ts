@@ -89,6 +89,13 @@ export const SHARD_THRESHOLD = 250;
 export const SHARD_CAPACITY = 250;
 
 /**
+ * Presence lists at most this many viewers (the first to join); past it a `presence` view is the
+ * count plus these. Keeps each presence frame under ~5 KB however many watch: a join past the
+ * list costs every watcher a ~50-byte `presence-diff` with the new count.
+ */
+export const PRESENCE_LIST_LIMIT = 50;
+
+/**
  * Build artifacts (`dist/` uploaded after a successful turn). Largest single file: 10 MiB, well
  * under the Workers request body limit (100 MB on every plan) so a blob is one PUT.
  */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { projectDeployment } from './artifacts';
-import { errorFrame, permissionMode, viewer } from './frames';
+import { errorFrame, permissionMode, presenceDiffFrame, presenceFrame } from './frames';
 import { MAX_MESSAGE_CHARS } from './limits';
 import { SeqGapError } from './reducer';
 import { sessionStatus } from './status';
@@ -161,8 +161,9 @@ export const projectServerFrame = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('snapshot'), seq: z.number().int(), state: projectState }),
   z.object({ type: z.literal('events'), events: z.array(projectEvent) }),
-  /** Who has the project open, on any page. */
-  z.object({ type: z.literal('presence'), viewers: z.array(viewer) }),
+  /** Who has the project open, on any page (the same presence frames as a session's). */
+  presenceFrame,
+  presenceDiffFrame,
   errorFrame,
   z.object({ type: z.literal('pong') }),
 ]);

@@ -137,10 +137,11 @@ describe('ResumingSubscriber', () => {
     expect(sub.ready).toBe(false);
   });
 
-  it('ignores presence and pong', () => {
+  it('ignores presence, presence diffs and pong', () => {
     const sub = subscriber(0);
     sub.receive(ready(1));
     expect(sub.receive({ type: 'presence' })).toMatchObject({ send: [], changed: false });
+    expect(sub.receive({ type: 'presence-diff' })).toMatchObject({ send: [], changed: false });
     expect(sub.receive({ type: 'pong' })).toMatchObject({ send: [], changed: false });
   });
 

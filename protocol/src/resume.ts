@@ -24,13 +24,14 @@ export interface HasHead {
   headSeq: number;
 }
 
-/** The server frames resume depends on; any other frame (`presence`, `pong`) passes through. */
+/** The server frames resume depends on; any other frame (`presence…`, `pong`) passes through. */
 export type ResumeServerFrame<E extends Sequenced, S extends HasHead> =
   | { type: 'ready'; headSeq: number; protocolVersion: number }
   | { type: 'snapshot'; seq: number; state: S }
   | { type: 'events'; events: readonly E[] }
   | { type: 'error'; code: ErrorCode; fatal: boolean }
   | { type: 'presence' }
+  | { type: 'presence-diff' }
   | { type: 'pong' };
 
 /** The frames the subscriber sends. */
@@ -140,6 +141,7 @@ export class ResumingSubscriber<E extends Sequenced, S extends HasHead> {
         }
         break;
       case 'presence':
+      case 'presence-diff':
       case 'pong':
         break;
     }

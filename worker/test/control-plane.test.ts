@@ -1,5 +1,5 @@
 import { env, SELF } from 'cloudflare:test';
-import { type SessionState, titleFromPrompt } from '@kiln/protocol';
+import { MAX_FRAME_BYTES, type SessionState, titleFromPrompt } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
@@ -527,10 +527,7 @@ describe('project channel', () => {
     const current = await channel(account, head);
     await current.waitForType('presence');
     expect(current.events()).toEqual([]);
-    const presence = current.frames.filter((f) => f.type === 'presence').at(-1) as {
-      viewers: unknown[];
-    };
-    expect(presence.viewers.length).toBeGreaterThanOrEqual(2);
+    expect(current.presence().count).toBeGreaterThanOrEqual(2);
   });
 
   it('titles a new session as the reducer does, on the project channel and in the state alike', async () => {
@@ -545,6 +542,36 @@ describe('project channel', () => {
     expect(title).toBe(`${'a'.repeat(79)}…`);
     expect((created!.session as { title: string }).title).toBe(title);
     expect((await stateOf(sessionId, account.token)).title).toBe(title);
+  });
+});
+
+describe('project channel frames', () => {
+  it('splits live and catch-up events under MAX_FRAME_BYTES and keeps their order', async () => {
+    const account = await seedAccount();
+    const live = await connectPath(`/api/projects/${account.projectId}/ws`, account.token);
+    await live.waitForType('ready');
+    live.send({ type: 'hello', lastSeq: 0 });
+    await live.waitForType('presence');
+    // Eight ~300 KB events: 2.4 MB in one publish, more than two frames' worth.
+    const bodies = Array.from({ length: 8 }, (_, i) => ({
+      type: 'config-updated' as const,
+      config: { i, blob: 'x'.repeat(300_000) },
+    }));
+    await env.PROJECTS.getByName(account.projectId).publish(account.projectId, bodies);
+    const eventsFrames = (socket: TestSocket) => socket.frames.filter((f) => f.type === 'events');
+    await live.waitFor(() => live.events().length === 8, '8 live events');
+    const resumed = await connectPath(`/api/projects/${account.projectId}/ws`, account.token);
+    await resumed.waitForType('ready');
+    resumed.send({ type: 'hello', lastSeq: 2 });
+    await resumed.waitFor(() => resumed.events().length === 6, 'the 6 missing events');
+    for (const socket of [live, resumed]) {
+      expect(eventsFrames(socket).length).toBeGreaterThanOrEqual(3);
+      for (const frame of eventsFrames(socket)) {
+        expect(JSON.stringify(frame).length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+      }
+    }
+    expect(live.events().map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(resumed.events().map((e) => e.seq)).toEqual([3, 4, 5, 6, 7, 8]);
   });
 });
 

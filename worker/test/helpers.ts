@@ -1,9 +1,14 @@
 import { env, SELF } from 'cloudflare:test';
-import type {
-  RunnerEventBody,
-  SessionEvent,
-  SessionServerFrame,
-  SessionState,
+import {
+  applyPresence,
+  NO_PRESENCE,
+  type PresenceView,
+  presenceDiffFrame,
+  presenceFrame,
+  type RunnerEventBody,
+  type SessionEvent,
+  type SessionServerFrame,
+  type SessionState,
 } from '@kiln/protocol';
 import { expect } from 'vitest';
 import { generateToken, hashToken } from '../src/auth/principal';
@@ -127,6 +132,24 @@ export class TestSocket {
     return this.frames.flatMap((f) =>
       f.type === 'events' ? (f.events as { seq: number; type: string }[]) : [],
     );
+  }
+
+  /** Who watches, as a client folding every `presence` / `presence-diff` received shows it. */
+  presence(): PresenceView {
+    let view = NO_PRESENCE;
+    for (const frame of this.frames) {
+      if (frame.type === 'presence') view = applyPresence(view, presenceFrame.parse(frame));
+      if (frame.type === 'presence-diff') {
+        view = applyPresence(view, presenceDiffFrame.parse(frame));
+      }
+    }
+    return view;
+  }
+
+  /** Waits until the presence view shows `count` viewers, and returns it. */
+  async waitForPresence(count: number): Promise<PresenceView> {
+    await this.waitFor(() => this.presence().count === count, `presence of ${count}`);
+    return this.presence();
   }
 
   close(): void {

@@ -6,7 +6,16 @@ import {
   REPLAY_ROUND_EVENTS,
 } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
-import { connect, connectProducer, logOf, openBuild, produce, renames, subscribe } from './helpers';
+import {
+  connect,
+  connectProducer,
+  logOf,
+  openBuild,
+  produce,
+  renames,
+  subscribe,
+  type TestSocket,
+} from './helpers';
 
 function expectContiguous(events: { seq: number }[], from: number, to: number) {
   expect(events.length).toBe(to - from + 1);
@@ -66,8 +75,8 @@ describe('hibernation', () => {
     await a.waitForType('pong');
     // A new subscriber after the wake still gets presence with everyone.
     const c = await subscribe(sessionId, account.token, 15);
-    const presence = await c.waitForType('presence');
-    expect((presence.at(-1)!.viewers as unknown[]).length).toBe(3);
+    const presence = await c.waitForPresence(3);
+    expect(presence.viewers).toHaveLength(3);
   });
 });
 
@@ -75,27 +84,43 @@ describe('presence', () => {
   it('tells every watcher who is watching, and when someone leaves', async () => {
     const { account, sessionId } = await openBuild();
     const a = await subscribe(sessionId, account.token, 0);
-    await a.waitFor((f) =>
-      f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 1),
-    );
+    await a.waitForPresence(1);
     const b = await subscribe(sessionId, account.token, 0);
-    await a.waitFor(
-      (f) => f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 2),
-      'two viewers',
-    );
+    const two = (await a.waitForPresence(2)).viewers;
     const [bReady] = b.frames.filter((f) => f.type === 'ready');
-    const two = a.frames.filter((f) => f.type === 'presence').at(-1)!.viewers as {
-      viewerId: string;
-      displayName: string;
-      since: number;
-    }[];
     expect(two.map((v) => v.viewerId)).toContain(bReady!.viewerId);
     expect(two.every((v) => v.displayName.startsWith('User ') && v.since > 0)).toBe(true);
+    // The join reached a as a diff naming b, not as the whole list again.
+    expect(a.frames.filter((f) => f.type === 'presence')).toHaveLength(1);
+    expect(a.frames.find((f) => f.type === 'presence-diff')).toMatchObject({
+      joined: [{ viewerId: bReady!.viewerId }],
+      count: 2,
+    });
     b.close();
-    await a.waitFor(
-      (f) => (f.filter((x) => x.type === 'presence').at(-1)!.viewers as unknown[]).length === 1,
-      'one viewer again',
-    );
+    await a.waitForPresence(1);
+    expect(a.frames.at(-1)).toMatchObject({ type: 'presence-diff', left: [bReady!.viewerId] });
+  });
+
+  it('a watcher is told of each of 30 joins by a frame of bounded size, not the whole list again', async () => {
+    const { account, sessionId } = await openBuild();
+    const first = await subscribe(sessionId, account.token, 0);
+    await first.waitForPresence(1);
+    const others: TestSocket[] = [];
+    for (let i = 0; i < 30; i++) {
+      const s = await subscribe(sessionId, account.token, 0);
+      // One join at a time: each waits for the last to be told, so no window coalesces them.
+      await first.waitForPresence(i + 2);
+      others.push(s);
+    }
+    const presenceBytes = first.frames
+      .filter((f) => f.type === 'presence' || f.type === 'presence-diff')
+      .reduce((n, f) => n + JSON.stringify(f).length, 0);
+    // 30 whole lists would be ~30 × 16 × 100 bytes; 30 diffs of one viewer stay under 200 each.
+    expect(presenceBytes).toBeLessThan(31 * 200);
+    expect(first.frames.filter((f) => f.type === 'presence')).toHaveLength(1);
+    // Leaving is told the same way; waiting for it lets every close handler finish in the test.
+    for (const s of others) s.close();
+    await first.waitForPresence(1);
   });
 });
 

@@ -26,10 +26,7 @@ describe('viewer shards', () => {
     expect(shardIds.length).toBeGreaterThanOrEqual(3);
     // Everyone sees everyone.
     for (const s of sockets) {
-      await s.waitFor(
-        (f) => f.some((x) => x.type === 'presence' && (x.viewers as unknown[]).length === 7),
-        'presence of 7',
-      );
+      expect((await s.waitForPresence(7)).viewers).toHaveLength(7);
     }
     // Live events through the session and every shard.
     await produce(producer, 21, renames(20, 5));

@@ -19,8 +19,8 @@ const WAIT_MS = 15_000;
 /**
  * A test-side socket that records every frame the server sends, validated against the
  * protocol's schema for that direction and `MAX_FRAME_BYTES`: a frame that fails either is a
- * conformance failure of its own (`invalid`). Presence frames are left out (their shape is being
- * redesigned).
+ * conformance failure of its own (`invalid`). Presence frames (`presence`, `presence-diff`)
+ * are validated but left out of `frames`: which of them a socket gets depends on who else joined.
  */
 export class Peer<F extends { type: string }> {
   readonly frames: F[] = [];
@@ -51,7 +51,7 @@ export class Peer<F extends { type: string }> {
       const parsed = parseFrame(this.schema, text);
       if (!parsed.ok) {
         this.invalid.push(`${parsed.message}: ${text.slice(0, 200)}`);
-      } else if (parsed.frame.type !== 'presence') {
+      } else if (parsed.frame.type !== 'presence' && parsed.frame.type !== 'presence-diff') {
         this.frames.push(parsed.frame);
       }
       this.wake();

@@ -1,13 +1,15 @@
 import {
+  applyPresence,
   applyProjectEvent,
   createProjectState,
+  NO_PRESENCE,
+  type PresenceView,
   type ProjectSession,
   type ProjectState,
   parseFrame,
   projectServerFrame,
   ResumeLink,
   ResumingSubscriber,
-  type Viewer,
 } from '@kiln/protocol';
 import { useEffect, useState } from 'react';
 import { ReconnectingSocket } from './reconnecting-socket';
@@ -15,7 +17,8 @@ import { ReconnectingSocket } from './reconnecting-socket';
 /** What the project channel (`/api/projects/:id/ws`) has told this tab so far. */
 export interface ProjectChannel {
   state: ProjectState;
-  viewers: Viewer[];
+  /** Who has the project open (`presence` / `presence-diff` folded by `applyPresence`). */
+  presence: PresenceView;
   connected: boolean;
 }
 
@@ -27,7 +30,7 @@ export interface ProjectChannel {
 export function useProjectChannel(projectId: string, enabled = true): ProjectChannel {
   const [channel, setChannel] = useState<ProjectChannel>(() => ({
     state: createProjectState(projectId),
-    viewers: [],
+    presence: NO_PRESENCE,
     connected: false,
   }));
 
@@ -49,7 +52,9 @@ export function useProjectChannel(projectId: string, enabled = true): ProjectCha
       const parsed = parseFrame(projectServerFrame, String(event.data));
       if (!parsed.ok) return; // a frame from a newer server: ignore rather than break the page
       const frame = parsed.frame;
-      if (frame.type === 'presence') setChannel((c) => ({ ...c, viewers: frame.viewers }));
+      if (frame.type === 'presence' || frame.type === 'presence-diff') {
+        setChannel((c) => ({ ...c, presence: applyPresence(c.presence, frame) }));
+      }
       const step = resume.receive(frame);
       if (step.incompatible) {
         console.warn(`kiln: project channel closed: ${step.incompatible}`);

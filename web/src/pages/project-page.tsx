@@ -74,7 +74,7 @@ export function ProjectPage() {
               ? ` · you are ${project.role === 'viewer' ? 'a viewer' : `an ${project.role}`}`
               : ''}
           </span>
-          <Avatars viewers={channel.viewers} label="Also in this project" />
+          <Avatars presence={channel.presence} label="Also in this project" />
           {project && (
             <button
               ref={settingsButton}

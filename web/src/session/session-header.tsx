@@ -9,7 +9,7 @@ const selectStatus = (state: SessionState) => state.status;
 const selectStatusReason = (state: SessionState) => state.statusReason;
 const selectLastTurn = (state: SessionState) => state.turns[state.turns.length - 1];
 const selectUsage = (state: SessionState) => state.usage;
-const selectViewers = (s: SessionSnapshot) => s.viewers;
+const selectPresence = (s: SessionSnapshot) => s.presence;
 const selectViewerId = (s: SessionSnapshot) => s.viewerId;
 
 /** Title, status, agent and model, who else watches, the connection, and the Session/Trace tabs. */
@@ -25,7 +25,7 @@ export function SessionHeader({
   const reason = useSessionState(selectStatusReason);
   const lastTurn = useSessionState(selectLastTurn);
   const usage = useSessionState(selectUsage);
-  const viewers = useLiveSnapshot(selectViewers);
+  const presence = useLiveSnapshot(selectPresence);
   const viewerId = useLiveSnapshot(selectViewerId);
 
   return (
@@ -56,7 +56,7 @@ export function SessionHeader({
         </div>
       </div>
       <div className="session-header-right">
-        <Avatars viewers={viewers} selfId={viewerId} label="Also watching this session" />
+        <Avatars presence={presence} selfId={viewerId} label="Also watching this session" />
         <ConnectionIndicator />
         <div className="tabs" role="tablist" aria-label="Session views">
           {(['session', 'trace'] as const).map((t) => (

@@ -115,6 +115,17 @@ describe('SessionStore', () => {
     expect(store.getSnapshot().connection).toBe('live');
   });
 
+  it('shows who watches from a presence view and the diffs that follow it', () => {
+    const { socket, store } = live();
+    const v = (id: string) => ({ viewerId: id, displayName: `Person ${id}`, since: 1 });
+    socket.receive({ type: 'presence', viewers: [v('v1'), v('v2')], count: 2 });
+    socket.receive({ type: 'presence-diff', joined: [v('v3')], left: ['v2'], count: 2 });
+    socket.receive({ type: 'presence-diff', joined: [], left: [], count: 80 });
+    const { presence } = store.getSnapshot();
+    expect(presence.viewers.map((x) => x.viewerId)).toEqual(['v1', 'v3']);
+    expect(presence.count).toBe(80);
+  });
+
   it('applies a batch delivered twice only once', () => {
     const { socket, store } = live();
     socket.receive({ type: 'events', events });

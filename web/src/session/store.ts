@@ -1,9 +1,12 @@
 import {
   applyEvent,
+  applyPresence,
   type ClientFrame,
   createSessionState,
   type ErrorFrame,
+  NO_PRESENCE,
   PING_FRAME,
+  type PresenceView,
   parseFrame,
   ResumeLink,
   ResumingSubscriber,
@@ -11,7 +14,6 @@ import {
   type SessionServerFrame,
   type SessionState,
   sessionServerFrame,
-  type Viewer,
 } from '@kiln/protocol';
 import {
   createReconnectingSocket,
@@ -49,7 +51,8 @@ export interface SessionSnapshot {
   /** The last `error` frame, cleared when the connection is live again. */
   error: Pick<ErrorFrame, 'code' | 'message' | 'fatal'> | null;
   viewerId: string | null;
-  viewers: readonly Viewer[];
+  /** Who watches (`presence` / `presence-diff` frames folded by `applyPresence`). */
+  presence: PresenceView;
   pendingSends: readonly PendingSend[];
   /** When the next reconnect attempt is due (ms epoch) while `reconnecting`, else null. */
   retryAt: number | null;
@@ -96,7 +99,7 @@ export class SessionStore {
       connection: 'static',
       error: null,
       viewerId: null,
-      viewers: [],
+      presence: NO_PRESENCE,
       pendingSends: [],
       retryAt: null,
       disconnects: 0,
@@ -254,7 +257,8 @@ export class SessionStore {
         return;
       }
       case 'presence':
-        this.update({ viewers: frame.viewers });
+      case 'presence-diff':
+        this.update({ presence: applyPresence(this.snapshot.presence, frame) });
         return;
       case 'error': {
         this.resume.receive(frame);

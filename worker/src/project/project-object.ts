@@ -1,21 +1,23 @@
 import { DurableObject } from 'cloudflare:workers';
-import { planCatchUp } from '@kiln/channel';
+import {
+  closeQuietly,
+  projectReadyFrame,
+  projectSnapshotFrame,
+  SubscriberChannel,
+  type SubscriberRecord,
+  sendQuietly,
+} from '@kiln/channel';
 import {
   applyProjectEvent,
   createProjectState,
-  MAX_BAD_FRAMES,
   MAX_SOCKETS_PER_PRINCIPAL,
   PING_FRAME,
   PONG_FRAME,
-  PROTOCOL_VERSION,
   type ProjectEvent,
   type ProjectEventBody,
   type ProjectState,
-  parseFrame,
   projectClientFrame,
-  REPLAY_LIMIT,
-  REPLAY_ROUND_EVENTS,
-  type Viewer,
+  projectEvent,
 } from '@kiln/protocol';
 import {
   accessFromHeaders,
@@ -24,20 +26,13 @@ import {
   type SocketPrincipal,
 } from '../auth/socket-access';
 import type { Env } from '../env';
-import { budgetRefusal, type CatchUpBudget, mayCatchUp, spend } from '../session/catch-up-budget';
 import { NAME_HEADER, PRINCIPAL_HEADER, PROJECT_HEADER } from '../session/session-object';
 import { socketsOf, tooManySockets } from '../session/subscriber';
 
-interface Attachment {
-  viewerId: string;
+interface Attachment extends SubscriberRecord {
   principal: string;
-  displayName: string;
-  since: number;
-  ready: boolean;
-  badFrames: number;
   /** Who holds the socket and by which credential (revocations find it by this). */
   access?: SocketPrincipal;
-  catchUpBudget?: CatchUpBudget;
 }
 
 /**
@@ -47,10 +42,37 @@ interface Attachment {
  */
 export class ProjectObject extends DurableObject<Env> {
   private state: ProjectState | null = null;
+  /** Catch-up, fan-out (split under the frame limit), refusal and presence of its sockets. */
+  private readonly channel: SubscriberChannel<WebSocket, ProjectEvent, ProjectState, Attachment>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.channel = new SubscriberChannel({
+      attachments: {
+        get: (ws): Attachment => ws.deserializeAttachment(),
+        set: (ws, attachment) => ws.serializeAttachment(attachment),
+      },
+      sockets: () => ctx.getWebSockets(),
+      source: {
+        head: () => this.state?.headSeq ?? 0,
+        read: (after, limit) => this.read(after, limit),
+        snapshot: () => {
+          const state = this.loaded();
+          return { seq: state.headSeq, state };
+        },
+      },
+      snapshotFrame: projectSnapshotFrame,
+      // Project events are few and each one a change someone waits to see.
+      urgent: () => true,
+      // The project channel has no acks, so it never holds a socket back; answer as a session.
+      resync: (ws) => {
+        const state = this.loaded();
+        this.channel.sendSnapshot(ws, state.headSeq, state);
+        return state.headSeq;
+      },
+      presence: { kind: 'roster' },
+    });
     void ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec(
         'CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)',
@@ -71,7 +93,7 @@ export class ProjectObject extends DurableObject<Env> {
     const events: ProjectEvent[] = [];
     this.ctx.storage.transactionSync(() => {
       for (const body of bodies) {
-        const event = { ...body, seq: state.headSeq + 1, at } as ProjectEvent;
+        const event: ProjectEvent = { ...body, seq: state.headSeq + 1, at };
         this.ctx.storage.sql.exec(
           'INSERT INTO events (seq, at, body) VALUES (?, ?, ?)',
           event.seq,
@@ -83,12 +105,7 @@ export class ProjectObject extends DurableObject<Env> {
       }
     });
     this.state = state;
-    if (events.length > 0) {
-      const frame = JSON.stringify({ type: 'events', events });
-      for (const ws of this.ctx.getWebSockets()) {
-        if ((ws.deserializeAttachment() as Attachment).ready) sendQuietly(ws, frame);
-      }
-    }
+    this.channel.publish(events);
     return events;
   }
 
@@ -108,7 +125,7 @@ export class ProjectObject extends DurableObject<Env> {
       projectId,
       change,
     );
-    if (closed.length > 0) this.broadcastPresence(...closed);
+    for (const ws of closed) this.channel.gone(ws);
     return remaining;
   }
 
@@ -146,65 +163,23 @@ export class ProjectObject extends DurableObject<Env> {
     };
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(attachment);
-    sendQuietly(
-      server,
-      JSON.stringify({
-        type: 'ready',
-        projectId,
-        headSeq: state.headSeq,
-        protocolVersion: PROTOCOL_VERSION,
-        viewerId: attachment.viewerId,
-      }),
-    );
-    this.broadcastPresence();
+    sendQuietly(server, projectReadyFrame(projectId, state.headSeq, attachment.viewerId));
     return new Response(null, { status: 101, webSocket: client });
   }
 
   // --- WebSocket Hibernation API ---
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const attachment = ws.deserializeAttachment() as Attachment;
-    const parsed =
-      typeof message === 'string'
-        ? parseFrame(projectClientFrame, message)
-        : { ok: false as const, message: 'frames must be JSON text' };
-    if (!parsed.ok) {
-      const badFrames = attachment.badFrames + 1;
-      const fatal = badFrames > MAX_BAD_FRAMES;
-      sendQuietly(
-        ws,
-        JSON.stringify({ type: 'error', code: 'bad-frame', message: parsed.message, fatal }),
-      );
-      if (fatal) closeQuietly(ws, 1008, 'too many bad frames');
-      else ws.serializeAttachment({ ...attachment, badFrames });
-      return;
-    }
-    const frame = parsed.frame;
-    switch (frame.type) {
+    const frame = this.channel.read(ws, message, projectClientFrame);
+    switch (frame?.type) {
+      case undefined:
+        return; // refused and answered
       case 'ping':
-        sendQuietly(ws, PONG_FRAME);
+        this.channel.pong(ws);
         return;
-      case 'hello': {
-        const state = this.state;
-        if (!state) return;
-        const budget = mayCatchUp(attachment.catchUpBudget, Date.now());
-        if (!budget.allowed) {
-          const message = budgetRefusal(budget.budget);
-          sendQuietly(
-            ws,
-            JSON.stringify({ type: 'error', code: 'rate-limited', message, fatal: false }),
-          );
-          return;
-        }
-        const sent = this.catchUp(ws, frame.lastSeq, state);
-        ws.serializeAttachment({
-          ...attachment,
-          ready: true,
-          catchUpBudget: spend(budget.budget, sent),
-        });
-        this.sendPresence(ws);
+      case 'hello':
+        await this.channel.hello(ws, frame.lastSeq);
         return;
-      }
       default: {
         const unknown: never = frame;
         throw new Error(`unhandled project frame ${JSON.stringify(unknown)}`);
@@ -214,80 +189,17 @@ export class ProjectObject extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
-    this.broadcastPresence(ws);
+    this.channel.gone(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     closeQuietly(ws, 1011, 'socket error');
-    this.broadcastPresence(ws);
+    this.channel.gone(ws);
   }
 
   // --- helpers ---
 
-  /** Same rules as a session (PROTOCOL §2): the missing events in rounds, or a snapshot. */
-  private catchUp(ws: WebSocket, lastSeq: number, state: ProjectState): number {
-    const plan = planCatchUp(lastSeq, state.headSeq, REPLAY_LIMIT);
-    let sent = 0;
-    const send = (frame: string) => {
-      sent += frame.length;
-      sendQuietly(ws, frame);
-    };
-    const snapshot = () => send(JSON.stringify({ type: 'snapshot', seq: state.headSeq, state }));
-    switch (plan.kind) {
-      case 'none':
-        return sent;
-      case 'ahead':
-        send(
-          JSON.stringify({
-            type: 'error',
-            code: 'ahead-of-head',
-            message: `lastSeq ${lastSeq} is past head ${state.headSeq}`,
-            fatal: false,
-          }),
-        );
-        snapshot();
-        return sent;
-      case 'snapshot':
-        snapshot();
-        return sent;
-      case 'events': {
-        let after = plan.after;
-        while (after < state.headSeq) {
-          const events = this.read(after, REPLAY_ROUND_EVENTS);
-          if (events.length === 0) break;
-          send(JSON.stringify({ type: 'events', events }));
-          after = events[events.length - 1]!.seq;
-        }
-        return sent;
-      }
-      default: {
-        const unknown: never = plan;
-        throw new Error(`unhandled catch-up ${JSON.stringify(unknown)}`);
-      }
-    }
-  }
-
-  private viewers(...except: WebSocket[]): Viewer[] {
-    return this.ctx
-      .getWebSockets()
-      .filter((ws) => !except.includes(ws))
-      .map((ws) => ws.deserializeAttachment() as Attachment)
-      .map((a) => ({ viewerId: a.viewerId, displayName: a.displayName, since: a.since }));
-  }
-
-  private sendPresence(ws: WebSocket): void {
-    sendQuietly(ws, JSON.stringify({ type: 'presence', viewers: this.viewers() }));
-  }
-
-  private broadcastPresence(...except: WebSocket[]): void {
-    const frame = JSON.stringify({ type: 'presence', viewers: this.viewers(...except) });
-    for (const ws of this.ctx.getWebSockets()) {
-      if (!except.includes(ws) && (ws.deserializeAttachment() as Attachment).ready) {
-        sendQuietly(ws, frame);
-      }
-    }
-  }
-
+  /** Rows `after+1 …` (at most `limit`), parsed with the protocol's schema: no row is trusted. */
   private read(after: number, limit: number): ProjectEvent[] {
     return this.ctx.storage.sql
       .exec<{ seq: number; at: number; body: string }>(
@@ -296,7 +208,7 @@ export class ProjectObject extends DurableObject<Env> {
         limit,
       )
       .toArray()
-      .map((row) => ({ ...JSON.parse(row.body), seq: row.seq, at: row.at }) as ProjectEvent);
+      .map((row) => projectEvent.parse({ ...JSON.parse(row.body), seq: row.seq, at: row.at }));
   }
 
   private load(): ProjectState | null {
@@ -313,6 +225,12 @@ export class ProjectObject extends DurableObject<Env> {
     return state;
   }
 
+  /** The state of a channel that has sockets (`fetch` created it before accepting any). */
+  private loaded(): ProjectState {
+    if (!this.state) throw new Error('the project channel is not initialized');
+    return this.state;
+  }
+
   private requireState(projectId: string): ProjectState {
     if (!this.state) {
       this.ctx.storage.sql.exec(
@@ -322,21 +240,5 @@ export class ProjectObject extends DurableObject<Env> {
       this.state = createProjectState(projectId);
     }
     return this.state;
-  }
-}
-
-function sendQuietly(ws: WebSocket, frame: string): void {
-  try {
-    ws.send(frame);
-  } catch {
-    // The socket closed between the check and the send; its close handler cleans up.
-  }
-}
-
-function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed: nothing left to do.
   }
 }

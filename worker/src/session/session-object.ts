@@ -4,17 +4,16 @@ import {
   checkEvents,
   coalesceDeltas,
   dropLateTurnEnds,
-  eventFrames,
-  Fanout,
   finishOrphanedTurn,
-  isUrgent,
   leaseActions,
-  planCatchUp,
+  sendQuietly,
+  sessionReadyFrame,
   TokenBucket,
 } from '@kiln/channel';
 import {
   applyEvents,
   type ClientFrame,
+  clientFrame,
   createSessionState,
   type ErrorCode,
   type EventBody,
@@ -28,10 +27,8 @@ import {
   MAX_SOCKETS_PER_PRINCIPAL,
   PING_FRAME,
   PONG_FRAME,
-  PROTOCOL_VERSION,
+  type PresenceView,
   parseFrame,
-  REPLAY_LIMIT,
-  REPLAY_ROUND_EVENTS,
   type SessionEvent,
   type SessionState,
   SHARD_CAPACITY,
@@ -47,14 +44,16 @@ import {
 } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
-import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
 import { EventLog, type TimerName } from './event-log';
+import {
+  redactForViewers,
+  type SessionSubscribers,
+  sessionSubscribers,
+} from './session-subscribers';
 import { ShardRouter } from './shards';
 import {
-  clientFrameOf,
   closeQuietly,
   frameText,
-  LAGGING_MESSAGE,
   NAME_HEADER,
   PRINCIPAL_HEADER,
   PROJECT_HEADER,
@@ -63,12 +62,10 @@ import {
   SESSION_HEADER,
   type SubscriberAttachment,
   sendError,
-  sendQuietly,
   socketsOf,
   subscriberAttachment,
   tooManySockets,
   VIEWER_CANNOT_WRITE,
-  viewerOf,
 } from './subscriber';
 import { type SessionHealth, WriteThrough } from './write-through';
 
@@ -105,7 +102,8 @@ export type { SessionHealth } from './write-through';
 export class SessionObject extends DurableObject<Env> {
   private readonly log: EventLog;
   private state: SessionState | null = null;
-  private readonly fanout: Fanout<WebSocket>;
+  /** Subscriber sockets: catch-up, fan-out, refusal of bad frames, presence. */
+  private readonly subscribers: SessionSubscribers;
   /** When the platform alarm is set for; the earliest of the `timers` table. */
   private alarmAt: number | null = null;
   private readonly buckets = new WeakMap<WebSocket, TokenBucket>();
@@ -113,11 +111,6 @@ export class SessionObject extends DurableObject<Env> {
   /** D1, a field so tests can put a failing binding in its place. */
   private d1: D1Database;
   private readonly writeThrough: WriteThrough;
-  /**
-   * Sockets that said `hello`, kept in memory so a commit does not read every attachment;
-   * null until first needed after the object (re)starts, then rebuilt from the attachments.
-   */
-  private readySockets: Set<WebSocket> | null = null;
   private readonly shards: ShardRouter;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -134,19 +127,11 @@ export class SessionObject extends DurableObject<Env> {
       () => this.requireState().sessionId,
       this.timing.shardCapacity,
     );
-    this.fanout = new Fanout<WebSocket>({
-      subscribers: () => this.ready(),
-      count: () => this.ready().size,
-      urgent: isUrgent,
-      send: sendQuietly,
-      redact: redactForViewers,
-      lagging: (ws) => sendError(ws, 'lagging', LAGGING_MESSAGE, false),
-      resync: (ws) => {
-        const state = this.requireState();
-        this.send(ws, { type: 'snapshot', seq: state.headSeq, state });
-        return state.headSeq;
-      },
-      forward: (events) => this.shards.deliver(events),
+    this.subscribers = sessionSubscribers({
+      ctx,
+      log: this.log,
+      shards: this.shards,
+      state: () => this.requireState(),
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.log.migrate();
@@ -231,10 +216,13 @@ export class SessionObject extends DurableObject<Env> {
     return this.interruptRunningTurn();
   }
 
-  /** For viewer shards: who watches through a shard, and how many of its sockets closed. */
-  async shardReport(index: number, closed: number, viewers: Viewer[]): Promise<void> {
+  /**
+   * For viewer shards: who watches through a shard, and how many of its sockets closed. The
+   * merged view reaches every shard through `deliverPresence`; it is also returned.
+   */
+  async shardReport(index: number, closed: number, viewers: Viewer[]): Promise<PresenceView> {
     this.shards.report(index, closed, viewers);
-    this.broadcastPresence();
+    return this.subscribers.reportViewers(`shard:${index}`, viewers);
   }
 
   /**
@@ -355,13 +343,10 @@ export class SessionObject extends DurableObject<Env> {
       });
       attachment = subscriber;
       this.ctx.acceptWebSocket(server, ['subscriber']);
-      this.send(server, {
-        type: 'ready',
-        sessionId,
-        headSeq: this.state?.headSeq ?? 0,
-        protocolVersion: PROTOCOL_VERSION,
-        viewerId: subscriber.viewerId,
-      });
+      sendQuietly(
+        server,
+        sessionReadyFrame(sessionId, this.state?.headSeq ?? 0, subscriber.viewerId),
+      );
     }
     server.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: client });
@@ -372,7 +357,7 @@ export class SessionObject extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = ws.deserializeAttachment() as Attachment;
     if (attachment.role === 'subscriber') {
-      const frame = clientFrameOf(ws, attachment, message);
+      const frame = this.subscribers.read(ws, message, clientFrame);
       if (frame) await this.onClientFrame(ws, attachment, frame);
       return;
     }
@@ -432,32 +417,15 @@ export class SessionObject extends DurableObject<Env> {
     attachment: SubscriberAttachment,
     frame: ClientFrame,
   ): Promise<void> {
-    const state = this.requireState();
     switch (frame.type) {
-      case 'hello': {
-        const budget = mayCatchUp(attachment.catchUpBudget, Date.now());
-        if (!budget.allowed) {
-          sendError(ws, 'rate-limited', budgetRefusal(budget.budget), false);
-          return;
-        }
-        const sent = this.catchUp(ws, frame.lastSeq, state);
-        this.fanout.markSent(ws, state.headSeq);
-        ws.serializeAttachment({
-          ...attachment,
-          ready: true,
-          catchUpBudget: spend(budget.budget, sent),
-        });
-        if (!attachment.ready) {
-          this.ready().add(ws);
-          this.broadcastPresence();
-        }
+      case 'hello':
+        await this.subscribers.hello(ws, frame.lastSeq);
         return;
-      }
       case 'ping':
-        this.send(ws, { type: 'pong' });
+        this.subscribers.pong(ws);
         return;
       case 'ack':
-        this.fanout.ack(ws, frame.seq);
+        this.subscribers.ack(ws, frame.seq);
         return;
       case 'send':
       case 'interrupt': {
@@ -480,87 +448,9 @@ export class SessionObject extends DurableObject<Env> {
     }
   }
 
-  /**
-   * Sends what a subscriber at `lastSeq` lacks, synchronously, so no live batch can interleave:
-   * the events in rounds of at most `REPLAY_ROUND_EVENTS`, or a snapshot past `REPLAY_LIMIT`.
-   * Returns how many characters it sent (for the socket's catch-up budget).
-   */
-  private catchUp(ws: WebSocket, lastSeq: number, state: SessionState): number {
-    const plan = planCatchUp(lastSeq, state.headSeq, REPLAY_LIMIT);
-    let sent = 0;
-    const send = (frame: string) => {
-      sent += frame.length;
-      sendQuietly(ws, frame);
-    };
-    const snapshot = () => send(JSON.stringify({ type: 'snapshot', seq: state.headSeq, state }));
-    switch (plan.kind) {
-      case 'none':
-        return sent;
-      case 'ahead':
-        sendError(
-          ws,
-          'ahead-of-head',
-          `lastSeq ${lastSeq} is past head ${state.headSeq}; replacing your state with a snapshot`,
-          false,
-        );
-        snapshot();
-        return sent;
-      case 'snapshot':
-        snapshot();
-        return sent;
-      case 'events': {
-        let after = plan.after;
-        while (after < state.headSeq) {
-          const events = this.log.read(after, REPLAY_ROUND_EVENTS).map(redactForViewers);
-          if (events.length === 0) break;
-          for (const frame of eventFrames(events)) send(frame);
-          after = events[events.length - 1]!.seq;
-        }
-        return sent;
-      }
-      default: {
-        const unknown: never = plan;
-        throw new Error(`unhandled catch-up ${JSON.stringify(unknown)}`);
-      }
-    }
-  }
-
-  /** The sockets that receive live batches (rebuilt from attachments after a restart). */
-  private ready(): Set<WebSocket> {
-    if (!this.readySockets) {
-      this.readySockets = new Set(
-        this.ctx.getWebSockets('subscriber').filter((ws) => {
-          const attachment = ws.deserializeAttachment() as Attachment;
-          return attachment.role === 'subscriber' && attachment.ready;
-        }),
-      );
-    }
-    return this.readySockets;
-  }
-
-  /** Ready subscribers and their attachments (for presence). */
-  private readySubscribers(): [WebSocket, SubscriberAttachment][] {
-    return [...this.ready()].map((ws) => [ws, ws.deserializeAttachment() as SubscriberAttachment]);
-  }
-
-  /** Tells every ready subscriber, here and on shards, who is watching (`except` is closing). */
-  private broadcastPresence(except?: WebSocket): void {
-    const subscribers = this.readySubscribers().filter(([ws]) => ws !== except);
-    const viewers: Viewer[] = [
-      ...subscribers.map(([, a]) => viewerOf(a)),
-      ...this.shards.viewers(),
-    ];
-    const frame = JSON.stringify({ type: 'presence', viewers });
-    for (const [ws] of subscribers) sendQuietly(ws, frame);
-    this.shards.sendPresence(viewers);
-  }
-
   private onSocketGone(ws: WebSocket): void {
-    const attachment = ws.deserializeAttachment() as Attachment | null;
-    if (attachment?.role !== 'subscriber') return;
-    this.ready().delete(ws);
-    this.fanout.forget(ws);
-    if (attachment.ready) this.broadcastPresence(ws);
+    const attachment: Attachment | null = ws.deserializeAttachment();
+    if (attachment?.role === 'subscriber') this.subscribers.gone(ws);
   }
 
   /** The ingest socket's events-per-second bucket (in memory; full again after hibernation). */
@@ -817,7 +707,7 @@ export class SessionObject extends DurableObject<Env> {
     if (this.state.headSeq - this.log.latestSnapshotSeq() >= SNAPSHOT_EVERY) {
       this.log.putSnapshot(this.state);
     }
-    this.fanout.publish(committed);
+    this.subscribers.publish(committed);
     this.scheduleWriteThrough();
     return committed;
   }
@@ -900,9 +790,4 @@ function timingFrom(env: Env) {
     shardThreshold: ms(env.SHARD_THRESHOLD, SHARD_THRESHOLD),
     shardCapacity: ms(env.SHARD_CAPACITY, SHARD_CAPACITY),
   };
-}
-
-/** Checkpoint state is for runners only (DESIGN §3). */
-function redactForViewers(event: SessionEvent): SessionEvent {
-  return event.type === 'checkpoint' ? { ...event, state: null } : event;
 }

@@ -1,4 +1,4 @@
-import type { SessionEvent, Viewer } from '@kiln/protocol';
+import type { PresenceView, SessionEvent, Viewer } from '@kiln/protocol';
 import type { Revocation } from '../auth/socket-access';
 import type { Env } from '../env';
 import type { EventLog } from './event-log';
@@ -57,17 +57,12 @@ export class ShardRouter {
     return left.reduce((a, b) => a + b, 0);
   }
 
-  /** Everyone watching through a shard. */
-  viewers(): Viewer[] {
-    return this.log.shards().flatMap((shard) => shard.viewers);
-  }
-
-  /** Passes the merged presence list on to every shard with sockets. */
-  sendPresence(viewers: Viewer[]): void {
+  /** Passes the merged presence view on to every shard with sockets. */
+  sendPresence(view: PresenceView): void {
     for (const shard of this.log.shards()) {
       if (shard.sockets === 0) continue;
       this.stub(shard.index)
-        .deliverPresence(viewers)
+        .deliverPresence(view)
         .catch((error: unknown) => console.warn(`presence to shard ${shard.index} failed`, error));
     }
   }

@@ -1,16 +1,8 @@
-import { TokenBucket } from '@kiln/channel';
-import {
-  type ClientFrame,
-  clientFrame,
-  type ErrorCode,
-  MAX_BAD_FRAMES,
-  MAX_CLIENT_FRAMES_PER_SECOND,
-  MAX_FRAME_BYTES,
-  parseFrame,
-  type Viewer,
-} from '@kiln/protocol';
+import { closeQuietly, type SubscriberRecord, sendQuietly } from '@kiln/channel';
+import { type ErrorCode, type ErrorFrame, MAX_BAD_FRAMES, MAX_FRAME_BYTES } from '@kiln/protocol';
 import type { SocketPrincipal } from '../auth/socket-access';
-import type { CatchUpBudget } from './catch-up-budget';
+
+export { closeQuietly } from '@kiln/channel';
 
 /** Headers the worker sets after authenticating a socket upgrade (never trusted from clients). */
 export const PRINCIPAL_HEADER = 'x-kiln-principal';
@@ -21,26 +13,17 @@ export const PROJECT_HEADER = 'x-kiln-project';
 /** Set by a SessionDO when it hands a subscriber to one of its viewer shards. */
 export const SHARD_INDEX_HEADER = 'x-kiln-shard-index';
 
-/** What a subscriber socket carries through hibernation. */
-export interface SubscriberAttachment {
+/** What a subscriber socket carries through hibernation (the channel's record and more). */
+export interface SubscriberAttachment extends SubscriberRecord {
   role: 'subscriber';
-  viewerId: string;
   principal: string;
-  displayName: string;
   canWrite: boolean;
-  /** ms epoch when it connected. */
-  since: number;
-  /** True once `hello` was answered: from then on it receives every live batch. */
-  ready: boolean;
-  badFrames: number;
   /** On a viewer shard: the session it watches, its project and the shard's index. */
   sessionId?: string;
   projectId?: string;
   shardIndex?: number;
   /** Who holds the socket and by which credential (revocations find it by this). */
   access?: SocketPrincipal;
-  /** What catch-ups this socket may still ask for (`hello`), in bytes. */
-  catchUpBudget?: CatchUpBudget;
 }
 
 /** A new subscriber's attachment from the worker's headers. */
@@ -69,34 +52,6 @@ export function subscriberAttachment(init: {
   };
 }
 
-export function viewerOf(attachment: SubscriberAttachment): Viewer {
-  return {
-    viewerId: attachment.viewerId,
-    displayName: attachment.displayName,
-    since: attachment.since,
-  };
-}
-
-export function sendQuietly(ws: WebSocket, frame: string): void {
-  try {
-    ws.send(frame);
-  } catch {
-    // The socket closed between the check and the send; its close handler cleans up.
-  }
-}
-
-export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed: nothing left to do.
-  }
-}
-
-/** The `lagging` error's text (PROTOCOL.md §2, flow control). */
-export const LAGGING_MESSAGE =
-  'you are reading slower than the session streams; a snapshot follows when you catch up';
-
 /** Why a viewer's `send` or `interrupt` is refused. */
 export const VIEWER_CANNOT_WRITE = 'viewers can watch but not send or interrupt';
 
@@ -108,7 +63,11 @@ export function sendError(
   fatal: boolean,
   expectedProducerSeq?: number,
 ): void {
-  sendQuietly(ws, JSON.stringify({ type: 'error', code, message, fatal, expectedProducerSeq }));
+  const frame: ErrorFrame =
+    expectedProducerSeq === undefined
+      ? { type: 'error', code, message, fatal }
+      : { type: 'error', code, message, fatal, expectedProducerSeq };
+  sendQuietly(ws, JSON.stringify(frame));
 }
 
 /**
@@ -156,45 +115,6 @@ export function frameText(
     return undefined;
   }
   return message;
-}
-
-const clientBuckets = new WeakMap<WebSocket, TokenBucket>();
-
-/**
- * A subscriber's frame, rate-limited (`MAX_CLIENT_FRAMES_PER_SECOND`, burst twice that) and
- * validated; undefined when it was refused (and answered).
- */
-export function clientFrameOf(
-  ws: WebSocket,
-  attachment: SubscriberAttachment,
-  message: string | ArrayBuffer,
-): ClientFrame | undefined {
-  const text = frameText(ws, attachment, message);
-  if (text === undefined) return undefined;
-  let bucket = clientBuckets.get(ws);
-  if (!bucket) {
-    bucket = new TokenBucket(
-      MAX_CLIENT_FRAMES_PER_SECOND,
-      MAX_CLIENT_FRAMES_PER_SECOND * 2,
-      Date.now(),
-    );
-    clientBuckets.set(ws, bucket);
-  }
-  if (!bucket.take(1, Date.now())) {
-    refuseFrame(
-      ws,
-      attachment,
-      'rate-limited',
-      `at most ${MAX_CLIENT_FRAMES_PER_SECOND} frames per second`,
-    );
-    return undefined;
-  }
-  const parsed = parseFrame(clientFrame, text);
-  if (!parsed.ok) {
-    refuseFrame(ws, attachment, 'bad-frame', parsed.message);
-    return undefined;
-  }
-  return parsed.frame;
 }
 
 /** How many of `sockets` a principal holds (for `MAX_SOCKETS_PER_PRINCIPAL`). */

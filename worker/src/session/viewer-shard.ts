@@ -1,25 +1,27 @@
 import { DurableObject } from 'cloudflare:workers';
-import { eventFrames, Fanout, isUrgent, planCatchUp } from '@kiln/channel';
 import {
-  type ClientFrame,
+  closeQuietly,
+  isUrgent,
+  SubscriberChannel,
+  sendQuietly,
+  sessionReadyFrame,
+  sessionSnapshotFrame,
+} from '@kiln/channel';
+import {
+  clientFrame,
   eventsPage,
   MAX_SOCKETS_PER_PRINCIPAL,
   PING_FRAME,
   PONG_FRAME,
-  PROTOCOL_VERSION,
-  REPLAY_LIMIT,
+  type PresenceView,
   REPLAY_ROUND_EVENTS,
   type SessionEvent,
-  type Viewer,
+  type SessionState,
 } from '@kiln/protocol';
 import { accessFromHeaders, applyRevocation, type Revocation } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
-import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
 import {
-  clientFrameOf,
-  closeQuietly,
-  LAGGING_MESSAGE,
   NAME_HEADER,
   PRINCIPAL_HEADER,
   PROJECT_HEADER,
@@ -28,12 +30,10 @@ import {
   SHARD_INDEX_HEADER,
   type SubscriberAttachment,
   sendError,
-  sendQuietly,
   socketsOf,
   subscriberAttachment,
   tooManySockets,
   VIEWER_CANNOT_WRITE,
-  viewerOf,
 } from './subscriber';
 
 /**
@@ -52,27 +52,49 @@ export class ViewerShard extends DurableObject<Env> {
   /** False until the shard knows where its stream starts (first catch-up or delivery). */
   private started = false;
   private queue: Promise<void> = Promise.resolve();
-  private readonly fanout: Fanout<WebSocket>;
+  /** The session this shard serves (from its sockets' attachments, or the first upgrade). */
+  private sessionId: string | undefined;
+  private readonly channel: SubscriberChannel<
+    WebSocket,
+    SessionEvent,
+    SessionState,
+    SubscriberAttachment
+  >;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    this.fanout = new Fanout<WebSocket>({
-      subscribers: () => this.ready().map(([ws]) => ws),
-      count: () => this.ready().length,
+    this.channel = new SubscriberChannel({
+      attachments: {
+        get: (ws): SubscriberAttachment => ws.deserializeAttachment(),
+        set: (ws, attachment) => ws.serializeAttachment(attachment),
+      },
+      sockets: () => ctx.getWebSockets('subscriber'),
+      // Same rules as the session's own catch-up, reading through the session's RPC. The
+      // session's head may be past what was delivered here; the socket is caught up to the
+      // session's head and later deliveries skip what it already has.
+      source: {
+        head: async () => {
+          const head = Math.max(this.headSeq, (await this.session().getHealth()).headSeq);
+          // The first socket fixes where this shard's stream starts: deliveries continue there.
+          if (!this.started) this.start(head);
+          return head;
+        },
+        read: (after, limit) => this.readFromSession(after, after + limit),
+        snapshot: () => this.session().viewerSnapshot(),
+      },
+      snapshotFrame: sessionSnapshotFrame,
       urgent: isUrgent,
-      send: sendQuietly,
-      redact: (event) => event, // the session redacts before it delivers
-      lagging: (ws) => sendError(ws, 'lagging', LAGGING_MESSAGE, false),
+      // The session redacts before it delivers.
       resync: (ws) => {
         // Ordered after pending deliveries; the snapshot may be ahead of this shard's head.
         void this.enqueue(async () => {
-          const { seq, state } = await this.session(ws).viewerSnapshot();
-          sendQuietly(ws, JSON.stringify({ type: 'snapshot', seq, state }));
-          this.fanout.markSent(ws, seq);
+          const { seq, state } = await this.session().viewerSnapshot();
+          this.channel.sendSnapshot(ws, seq, state);
         });
         return this.headSeq;
       },
+      presence: { kind: 'remote' },
     });
     void ctx.blockConcurrencyWhile(async () => {
       const stored = await ctx.storage.get<number>('headSeq');
@@ -85,6 +107,7 @@ export class ViewerShard extends DurableObject<Env> {
 
   /** Live events (already redacted), in seq order; called once per session flush. */
   async deliver(sessionId: string, events: SessionEvent[]): Promise<void> {
+    this.sessionId = sessionId;
     await this.enqueue(async () => {
       const first = events[0];
       if (!first) return;
@@ -92,17 +115,16 @@ export class ViewerShard extends DurableObject<Env> {
       let fresh = events.filter((e) => e.seq > this.headSeq);
       if (fresh[0] && fresh[0].seq > this.headSeq + 1) {
         // A batch went missing or came out of order: fetch what lies between.
-        const missing = await this.readFromSession(sessionId, this.headSeq, fresh[0].seq - 1);
+        const missing = await this.readFromSession(this.headSeq, fresh[0].seq - 1);
         fresh = [...missing, ...fresh];
       }
       this.publish(fresh);
     });
   }
 
-  /** The session's presence list, to pass on to this shard's sockets. */
-  async deliverPresence(viewers: Viewer[]): Promise<void> {
-    const frame = JSON.stringify({ type: 'presence', viewers });
-    for (const [ws] of this.ready()) sendQuietly(ws, frame);
+  /** The session's presence view (everyone, here and elsewhere), for this shard's sockets. */
+  async deliverPresence(view: PresenceView): Promise<void> {
+    this.channel.showPresence(view);
   }
 
   /**
@@ -111,16 +133,16 @@ export class ViewerShard extends DurableObject<Env> {
    */
   async revoke(change: Revocation): Promise<number> {
     const sockets = this.ctx.getWebSockets('subscriber');
-    const first = sockets[0]?.deserializeAttachment() as SubscriberAttachment | undefined;
+    const first: SubscriberAttachment | undefined = sockets[0]?.deserializeAttachment();
     const { closed, remaining } = applyRevocation(
       sockets,
       () => 'subscriber',
       first?.projectId,
       change,
     );
-    for (const ws of closed) this.fanout.forget(ws);
+    for (const ws of closed) this.channel.gone(ws);
     // Their close handlers count them as closed when the peers answer; presence drops them now.
-    if (closed.length > 0) await this.reportViewers(closed[0]!, closed);
+    if (closed[0]) await this.reportViewers(closed[0]);
     return remaining;
   }
 
@@ -134,6 +156,7 @@ export class ViewerShard extends DurableObject<Env> {
     if (!sessionId || !principal || !access || !Number.isInteger(shardIndex)) {
       return new Response('missing routing headers', { status: 400 });
     }
+    this.sessionId = sessionId;
     const subscribers = this.ctx.getWebSockets('subscriber');
     if (socketsOf(subscribers, access.id) >= MAX_SOCKETS_PER_PRINCIPAL) {
       return tooManySockets(MAX_SOCKETS_PER_PRINCIPAL);
@@ -151,24 +174,62 @@ export class ViewerShard extends DurableObject<Env> {
     });
     this.ctx.acceptWebSocket(server, ['subscriber']);
     server.serializeAttachment(attachment);
-    const { headSeq } = await this.session(server).getHealth();
-    sendQuietly(
-      server,
-      JSON.stringify({
-        type: 'ready',
-        sessionId,
-        headSeq,
-        protocolVersion: PROTOCOL_VERSION,
-        viewerId: attachment.viewerId,
-      }),
-    );
+    const { headSeq } = await this.session().getHealth();
+    sendQuietly(server, sessionReadyFrame(sessionId, headSeq, attachment.viewerId));
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  // --- WebSocket Hibernation API ---
+
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const attachment = ws.deserializeAttachment() as SubscriberAttachment;
-    const frame = clientFrameOf(ws, attachment, message);
-    if (frame) await this.onClientFrame(ws, attachment, frame);
+    const frame = this.channel.read(ws, message, clientFrame);
+    if (!frame) return; // refused and answered
+    switch (frame.type) {
+      case 'hello': {
+        let joined = false;
+        // On the queue, so a catch-up (reading from the session) never interleaves a delivery.
+        await this.enqueue(async () => {
+          joined = await this.channel.hello(ws, frame.lastSeq);
+        });
+        if (joined) await this.reportViewers(ws);
+        return;
+      }
+      case 'ack':
+        this.channel.ack(ws, frame.seq);
+        return;
+      case 'ping':
+        this.channel.pong(ws);
+        return;
+      case 'send':
+      case 'interrupt': {
+        const attachment: SubscriberAttachment = ws.deserializeAttachment();
+        if (!attachment.canWrite) {
+          sendError(ws, 'forbidden', VIEWER_CANNOT_WRITE, false);
+          return;
+        }
+        const allowed =
+          attachment.projectId !== undefined &&
+          (await recheckWrite(this.env.DB, attachment.projectId, ws, attachment, (message) =>
+            sendError(ws, 'forbidden', message, false),
+          ));
+        if (!allowed) return;
+        if (frame.type === 'send') {
+          await this.session().appendUserMessage(
+            frame.clientMessageId,
+            frame.text,
+            attachment.principal,
+          );
+          return;
+        }
+        const refusal = await this.session().interruptTurn();
+        if (refusal) sendError(ws, 'conflict', refusal, false);
+        return;
+      }
+      default: {
+        const unknown: never = frame;
+        throw new Error(`unhandled client frame ${JSON.stringify(unknown)}`);
+      }
+    }
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
@@ -183,122 +244,6 @@ export class ViewerShard extends DurableObject<Env> {
 
   // --- private ---
 
-  private async onClientFrame(
-    ws: WebSocket,
-    attachment: SubscriberAttachment,
-    frame: ClientFrame,
-  ): Promise<void> {
-    const session = this.session(ws);
-    switch (frame.type) {
-      case 'hello': {
-        const budget = mayCatchUp(attachment.catchUpBudget, Date.now());
-        if (!budget.allowed) {
-          sendError(ws, 'rate-limited', budgetRefusal(budget.budget), false);
-          return;
-        }
-        let sent = 0;
-        await this.enqueue(async () => {
-          sent = await this.catchUp(ws, frame.lastSeq);
-        });
-        ws.serializeAttachment({
-          ...attachment,
-          ready: true,
-          catchUpBudget: spend(budget.budget, sent),
-        });
-        if (!attachment.ready) await this.reportViewers(ws);
-        return;
-      }
-      case 'ack':
-        this.fanout.ack(ws, frame.seq);
-        return;
-      case 'ping':
-        sendQuietly(ws, JSON.stringify({ type: 'pong' }));
-        return;
-      case 'send':
-      case 'interrupt': {
-        if (!attachment.canWrite) {
-          sendError(ws, 'forbidden', VIEWER_CANNOT_WRITE, false);
-          return;
-        }
-        const allowed =
-          attachment.projectId !== undefined &&
-          (await recheckWrite(this.env.DB, attachment.projectId, ws, attachment, (message) =>
-            sendError(ws, 'forbidden', message, false),
-          ));
-        if (!allowed) return;
-        if (frame.type === 'send') {
-          await session.appendUserMessage(frame.clientMessageId, frame.text, attachment.principal);
-          return;
-        }
-        const refusal = await session.interruptTurn();
-        if (refusal) sendError(ws, 'conflict', refusal, false);
-        return;
-      }
-      default: {
-        const unknown: never = frame;
-        throw new Error(`unhandled client frame ${JSON.stringify(unknown)}`);
-      }
-    }
-  }
-
-  /**
-   * Same rules as the session's own catch-up, reading through the session's RPC. The session's
-   * head may be past what was delivered here; the socket is caught up to the session's head and
-   * later deliveries skip what it already has. Returns how many characters it sent.
-   */
-  private async catchUp(ws: WebSocket, lastSeq: number): Promise<number> {
-    const session = this.session(ws);
-    let sent = 0;
-    const send = (frame: string) => {
-      sent += frame.length;
-      sendQuietly(ws, frame);
-    };
-    const sessionId = (ws.deserializeAttachment() as SubscriberAttachment).sessionId!;
-    const head = Math.max(this.headSeq, (await session.getHealth()).headSeq);
-    // The first socket fixes where this shard's stream starts: deliveries continue from there.
-    if (!this.started) this.start(head);
-    const plan = planCatchUp(lastSeq, head, REPLAY_LIMIT);
-    switch (plan.kind) {
-      case 'none':
-        break;
-      case 'ahead':
-      case 'snapshot': {
-        const { seq, state } = await session.viewerSnapshot();
-        if (plan.kind === 'ahead') {
-          sendError(
-            ws,
-            'ahead-of-head',
-            `lastSeq ${lastSeq} is past head ${seq}; replacing your state with a snapshot`,
-            false,
-          );
-        }
-        send(JSON.stringify({ type: 'snapshot', seq, state }));
-        this.fanout.markSent(ws, seq);
-        return sent;
-      }
-      case 'events': {
-        let after = plan.after;
-        while (after < head) {
-          const events = await this.readFromSession(
-            sessionId,
-            after,
-            Math.min(head, after + REPLAY_ROUND_EVENTS),
-          );
-          if (events.length === 0) break;
-          for (const frame of eventFrames(events)) send(frame);
-          after = events[events.length - 1]!.seq;
-        }
-        break;
-      }
-      default: {
-        const unknown: never = plan;
-        throw new Error(`unhandled catch-up ${JSON.stringify(unknown)}`);
-      }
-    }
-    this.fanout.markSent(ws, head);
-    return sent;
-  }
-
   private start(headSeq: number): void {
     this.started = true;
     this.headSeq = headSeq;
@@ -310,26 +255,22 @@ export class ViewerShard extends DurableObject<Env> {
     if (!last) return;
     this.headSeq = last.seq;
     void this.ctx.storage.put('headSeq', this.headSeq);
-    this.fanout.publish(events);
-    this.fanout.flush(); // the session already batched: pass it on at once
+    this.channel.publish(events);
+    this.channel.fanout.flush(); // the session already batched: pass it on at once
   }
 
   /** Redacted events `after+1 … upTo` from the session. */
-  private async readFromSession(
-    sessionId: string,
-    after: number,
-    upTo: number,
-  ): Promise<SessionEvent[]> {
-    const stub = this.env.SESSIONS.getByName(sessionId);
+  private async readFromSession(after: number, upTo: number): Promise<SessionEvent[]> {
     const events: SessionEvent[] = [];
     while (after < upTo) {
       // RPC types cannot describe JSON `unknown` fields: validate what crosses the boundary.
       const page = eventsPage.parse(
-        await stub.getEvents(after, Math.min(REPLAY_ROUND_EVENTS, upTo - after)),
+        await this.session().getEvents(after, Math.min(REPLAY_ROUND_EVENTS, upTo - after)),
       );
-      if (page.events.length === 0) break;
+      const last = page.events[page.events.length - 1];
+      if (!last) break;
       events.push(...page.events);
-      after = page.events[page.events.length - 1]!.seq;
+      after = last.seq;
     }
     return events;
   }
@@ -341,43 +282,37 @@ export class ViewerShard extends DurableObject<Env> {
     return run;
   }
 
-  private ready(): [WebSocket, SubscriberAttachment][] {
-    const ready: [WebSocket, SubscriberAttachment][] = [];
-    for (const ws of this.ctx.getWebSockets('subscriber')) {
-      const attachment = ws.deserializeAttachment() as SubscriberAttachment;
-      if (attachment.ready) ready.push([ws, attachment]);
-    }
-    return ready;
-  }
-
   private async onSocketGone(ws: WebSocket): Promise<void> {
-    this.fanout.forget(ws);
-    await this.reportViewers(ws, [ws], 1);
+    this.channel.gone(ws);
+    await this.reportViewers(ws, 1);
   }
 
   /**
-   * Tells the session who watches through this shard (it merges and broadcasts presence) and how
-   * many sockets closed (it counts sockets per shard: +1 when it hands one over, −1 here).
+   * Tells the session who watches through this shard (it merges them into its presence, answers
+   * with the view and sends later ones through `deliverPresence`) and how many sockets closed (it counts sockets per
+   * shard: +1 when it hands one over, −1 here).
    */
-  private async reportViewers(
-    anySocket: WebSocket,
-    except: readonly WebSocket[] = [],
-    closed = 0,
-  ): Promise<void> {
-    const attachment = anySocket.deserializeAttachment() as SubscriberAttachment | null;
-    if (!attachment?.sessionId || attachment.shardIndex === undefined) return;
-    const viewers = this.ready()
-      .filter(([ws]) => !except.includes(ws))
-      .map(([, a]) => viewerOf(a));
-    await this.env.SESSIONS.getByName(attachment.sessionId).shardReport(
+  private async reportViewers(anySocket: WebSocket, closed = 0): Promise<void> {
+    const attachment: SubscriberAttachment | null = anySocket.deserializeAttachment();
+    if (attachment?.shardIndex === undefined) return;
+    const view = await this.session().shardReport(
       attachment.shardIndex,
       closed,
-      viewers,
+      this.channel.viewers(),
     );
+    // Also forwarded by the session; taking the answer too means a socket that joined here is
+    // shown the view even when the session's did not change (a shard woken knows none).
+    this.channel.showPresence(view);
   }
 
-  private session(ws: WebSocket) {
-    const { sessionId } = ws.deserializeAttachment() as SubscriberAttachment;
-    return this.env.SESSIONS.getByName(sessionId!);
+  private session() {
+    if (!this.sessionId) {
+      const any: SubscriberAttachment | undefined = this.ctx
+        .getWebSockets('subscriber')[0]
+        ?.deserializeAttachment();
+      this.sessionId = any?.sessionId;
+    }
+    if (!this.sessionId) throw new Error('viewer shard has no session yet');
+    return this.env.SESSIONS.getByName(this.sessionId);
   }
 }

@@ -1,0 +1,5 @@
+export * from './catch-up-budget';
+export * from './channel';
+export * from './outgoing';
+export * from './peer';
+export * from './presence';
