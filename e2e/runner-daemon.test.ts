@@ -252,8 +252,10 @@ describe('kiln runner against the real worker', () => {
     const outboxFile = join(stack.dir, 'workspaces', '.kiln-outbox.db');
     const watcher = new DatabaseSync(outboxFile);
     const stored = watcher.prepare('SELECT count(*) AS n FROM outbox_events');
-    for (;;) {
-      if ((stored.get() as { n: number }).n > 0) break;
+    // Checked every turn of the event loop (a row may stay for a few ms only); 60 s bound.
+    const deadline = Date.now() + 60_000;
+    while ((stored.get() as { n: number }).n === 0) {
+      if (Date.now() > deadline) throw new Error('the outbox never held an unacknowledged event');
       await new Promise((r) => setImmediate(r));
     }
     daemon.kill('SIGKILL');

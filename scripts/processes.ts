@@ -7,7 +7,7 @@
 import { execa, type ResultPromise } from 'execa';
 
 /** How long a stopped process gets to exit after SIGTERM before it is sent SIGKILL, ms. */
-export const STOP_GRACE_MS = 5000;
+const STOP_GRACE_MS = 5000;
 
 export interface ProcessOptions {
   cwd?: string;
