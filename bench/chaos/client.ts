@@ -98,10 +98,19 @@ export class ChaosClient {
     this.connections++;
   }
 
-  /** Drops the socket abruptly (no close frame); it reconnects on its own. False if none was open. */
+  /** Has a socket opening or open that `drop` would cut (not one already closing). */
+  get droppable(): boolean {
+    return this.ws !== null && this.ws.readyState <= WebSocket.OPEN;
+  }
+
+  /**
+   * Drops the socket abruptly (no close frame); it reconnects on its own, once per drop. False
+   * when there was nothing to drop (`droppable` false).
+   */
   drop(): boolean {
-    if (!this.ws) return false;
-    this.ws.terminate();
+    if (!this.droppable) return false;
+    // Sets readyState to CLOSING at once; 'close' (and the reconnect) follow.
+    this.ws!.terminate();
     return true;
   }
 
