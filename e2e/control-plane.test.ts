@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { SessionState } from '@kiln/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startTestStack } from './harness';
+import { launchChromium, startTestStack, untilState, waitForHead } from './harness';
 
 let stack: Awaited<ReturnType<typeof startTestStack>>;
 let browser: Browser;
@@ -43,7 +43,7 @@ describe('a new person on a fresh stack', () => {
     await page.getByRole('button', { name: 'Create project' }).click();
     await page.waitForURL('**/projects/*');
     const projectUrl = page.url();
-    await expect.poll(() => page.getByTestId('project-name').innerText()).toBe('Bakery site');
+    await expect.poll(() => page.getByTestId('project-name').textContent()).toBe('Bakery site');
 
     // A second tab on the project page, before the session exists.
     const second = failOnPageError(await context.newPage());
@@ -65,22 +65,12 @@ describe('a new person on a fresh stack', () => {
         (id) => fetch(`/api/sessions/${id}/state`).then((r) => r.json()),
         sessionId,
       )) as SessionState;
-    await expect
-      .poll(async () => (await state()).turns.map((t) => t.status), {
-        timeout: 90_000,
-        interval: 500,
-      })
-      .toEqual(['completed']);
-    const final = await state();
+    const final = await untilState(state, (s) => s.turns[0]?.status === 'completed');
+    expect(final.turns).toHaveLength(1);
     expect(final.todos.length).toBeGreaterThan(0);
     expect(final.todos.every((t) => t.status === 'completed')).toBe(true);
     expect(final.toolCalls.length).toBeGreaterThan(0);
-    await page.waitForFunction(
-      (head) =>
-        Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= head,
-      final.headSeq,
-      { timeout: 30_000 },
-    );
+    await waitForHead(page, final.headSeq);
     expect(await page.getByTestId('tool-call').count()).toBe(final.toolCalls.length);
     await page.screenshot({ path: join(stack.dir, 'control-plane.png') });
 

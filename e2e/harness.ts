@@ -1,19 +1,25 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { type Browser, chromium } from 'playwright-core';
+import type { SessionState } from '@kiln/protocol';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { freePort, queryLocalD1, ROOT, type Stack, startStack } from '../scripts/dev-stack.ts';
+import { startTsx } from '../scripts/processes.ts';
 
 const run = promisify(execFile);
+
+/** The `kiln` CLI's entry point. */
+export const CLI = join(ROOT, 'runner', 'src', 'cli.ts');
 
 /** The recorded runs shipped beside the repository (`../shared/fixtures/recorded`). */
 export const FIXTURES = resolve(ROOT, '..', 'shared', 'fixtures', 'recorded');
 
 /** A dev stack in a throwaway directory on a free port; with `runner`, a local demo runner too. */
 export async function startTestStack(
-  options: { runner?: boolean } = {},
+  options: { runner?: boolean; runnerEnv?: Record<string, string> } = {},
 ): Promise<Stack & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-e2e-'));
   const stack = await startStack({
@@ -21,6 +27,7 @@ export async function startTestStack(
     port: await freePort(),
     configPath: join(dir, 'dev.json'),
     ...(options.runner ? { runnerWorkspaces: join(dir, 'workspaces') } : {}),
+    ...(options.runnerEnv ? { runnerEnv: options.runnerEnv } : {}),
   });
   return {
     ...stack,
@@ -39,7 +46,7 @@ export async function kiln(stack: Stack, args: string[]): Promise<string> {
     [
       '--import',
       'tsx',
-      join(ROOT, 'runner', 'src', 'cli.ts'),
+      CLI,
       ...args,
       '--server',
       stack.config.server,
@@ -71,12 +78,9 @@ export function heldReplay(
   pauseAfter: number,
   args: string[],
 ): HeldReplay {
-  const child = spawn(
-    process.execPath,
+  const child = startTsx(
+    CLI,
     [
-      '--import',
-      'tsx',
-      join(ROOT, 'runner', 'src', 'cli.ts'),
       'replay',
       file,
       '--pause-after',
@@ -87,38 +91,18 @@ export function heldReplay(
       '--token',
       stack.config.token,
     ],
-    { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdin: true },
   );
-  let stdout = '';
-  let stderr = '';
-  let onPaused: (events: number) => void = () => {};
-  const paused = new Promise<number>((resolvePaused) => {
-    onPaused = resolvePaused;
+  const done = child.exited.then((code) => {
+    if (code === 0) return child.stdout();
+    throw new Error(`kiln replay exited ${code}: ${child.stderr()}`);
   });
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    const match = /paused after (\d+) events/.exec(stderr);
-    if (match) onPaused(Number(match[1]));
-  });
-  const done = new Promise<string>((resolveDone, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolveDone(stdout);
-      else reject(new Error(`kiln replay exited ${code}: ${stderr}`));
-    });
-  });
-  // A replay that fails before pausing must fail the wait for the pause too.
-  const pausedOrFailed = Promise.race([
-    paused,
-    done.then(() => {
-      throw new Error(`kiln replay finished without pausing: ${stderr}`);
-    }),
-  ]);
-  pausedOrFailed.catch(() => {}); // observed by the test through `paused`
-  return { paused: pausedOrFailed, resume: () => child.stdin.end('\n'), done };
+  // A replay that fails before pausing fails the wait for the pause too.
+  const paused = child
+    .waitForOutput(/paused after (\d+) events/, 120_000)
+    .then((line) => Number(/\d+/.exec(line)![0]));
+  done.catch(() => {}); // observed by the test through `done`
+  return { paused, resume: () => child.endInput('\n'), done };
 }
 
 /** Debian's Chromium, headless, with the flags this closed network needs. */
@@ -150,4 +134,47 @@ export async function apiGet<T>(stack: Stack, path: string): Promise<T> {
 /** Rows from the stack's local D1 (read with wrangler while the worker runs). */
 export function d1Query<T>(stack: Stack & { dir: string }, sql: string): Promise<T[]> {
   return queryLocalD1<T>(join(stack.dir, 'state'), sql);
+}
+
+/** The seq up to which the session page has rendered (its `data-head-seq`). */
+export async function headSeqOf(page: Page): Promise<number> {
+  return Number(await page.locator('[data-head-seq]').getAttribute('data-head-seq'));
+}
+
+/** Waits until the session page has rendered the session up to `seq` (a failure bound, not a pace). */
+export async function waitForHead(page: Page, seq: number, timeout = 60_000): Promise<void> {
+  await page.waitForFunction(
+    (target) =>
+      Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= target,
+    seq,
+    { timeout },
+  );
+}
+
+/**
+ * Reads the session state (`read`, e.g. `GET /api/sessions/:id/state` as someone) until
+ * `done(state)`, and returns that state; fails after `timeout` ms. The poll is the wait, not a
+ * sleep: nothing in the API announces a state.
+ */
+export async function untilState(
+  read: () => Promise<SessionState>,
+  done: (state: SessionState) => boolean,
+  timeout = 90_000,
+): Promise<SessionState> {
+  let last: SessionState | undefined;
+  await expect
+    .poll(
+      async () => {
+        last = await read();
+        return done(last);
+      },
+      { timeout, interval: 100 },
+    )
+    .toBe(true);
+  return last!;
+}
+
+/** The session's state as the dev user. */
+export function sessionState(stack: Stack, sessionId: string): Promise<SessionState> {
+  return apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
 }

@@ -5,7 +5,10 @@ import type { SessionState } from '@kiln/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../scripts/dev-stack.ts';
-import { launchChromium, startTestStack } from './harness';
+import { launchChromium, startTestStack, untilState, waitForHead } from './harness';
+
+/** The follow-up prompt the demo agent holds on until it is interrupted. */
+const HELD = 'opening hours';
 
 /** Screenshots of every page, kept after the run (git-ignored) to judge the design by eye. */
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
@@ -15,7 +18,9 @@ let browser: Browser;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  stack = await startTestStack({ runner: true });
+  // The follow-up the test interrupts holds after its opening message (the demo agent's hold):
+  // the interrupt lands while the turn runs, however fast or slow the machine is.
+  stack = await startTestStack({ runner: true, runnerEnv: { KILN_DEMO_HOLD_ON_PROMPT: HELD } });
   browser = await launchChromium();
 });
 
@@ -56,15 +61,6 @@ async function stateOf(page: Page, sessionId: string): Promise<SessionState> {
   )) as SessionState;
 }
 
-async function waitForHead(page: Page, seq: number): Promise<void> {
-  await page.waitForFunction(
-    (target) =>
-      Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= target,
-    seq,
-    { timeout: 60_000 },
-  );
-}
-
 describe('the web app, end to end', () => {
   it('sign up → project → prompt → live build → trace → timeline scrub → follow-up → interrupt; a viewer can watch but not send or stop', async () => {
     const ownerContext = await browser.newContext({ viewport: { width: 1440, height: 900 } });
@@ -101,13 +97,10 @@ describe('the web app, end to end', () => {
     await page.getByTestId('tab-session').click();
 
     // The build finishes.
-    await expect
-      .poll(async () => (await stateOf(page, sessionId)).turns.map((t) => t.status), {
-        timeout: 90_000,
-        interval: 500,
-      })
-      .toEqual(['completed']);
-    const done = await stateOf(page, sessionId);
+    const done = await untilState(
+      () => stateOf(page, sessionId),
+      (s) => s.turns.length === 1 && s.turns[0]!.status === 'completed',
+    );
     await waitForHead(page, done.headSeq);
     expect(await page.getByTestId('tool-call').count()).toBe(done.toolCalls.length);
     await page.screenshot({ path: join(SHOTS, '06-session-done.png') });
@@ -126,21 +119,27 @@ describe('the web app, end to end', () => {
     await waitForHead(page, done.headSeq);
     expect(await page.getByTestId('tool-call').count()).toBe(done.toolCalls.length);
 
-    // Follow-up, then interrupt it while it runs.
-    await page.getByTestId('follow-up-text').fill('Add a page with opening hours');
+    // Follow-up, then interrupt it while it runs: the agent holds after its opening message, so
+    // once that message is in, the turn is provably running until the interrupt ends it.
+    await page.getByTestId('follow-up-text').fill(`Add a page with ${HELD}`);
     await page.getByTestId('follow-up-send').click();
-    await page.getByTestId('interrupt').waitFor({ timeout: 30_000 });
-    await expect
-      .poll(async () => (await stateOf(page, sessionId)).turns.length, { timeout: 30_000 })
-      .toBe(2);
+    const held = await untilState(
+      () => stateOf(page, sessionId),
+      (s) =>
+        s.turns.length === 2 &&
+        s.messages.some(
+          (m) => m.role === 'assistant' && m.turnId === s.turns[1]!.turnId && m.status === 'done',
+        ),
+      30_000,
+    );
+    expect(held.turns.map((t) => t.status)).toEqual(['completed', 'running']);
     await page.getByTestId('interrupt').click();
-    await expect
-      .poll(async () => (await stateOf(page, sessionId)).turns.map((t) => t.status), {
-        timeout: 30_000,
-        interval: 300,
-      })
-      .toEqual(['completed', 'interrupted']);
-    const after = await stateOf(page, sessionId);
+    const after = await untilState(
+      () => stateOf(page, sessionId),
+      (s) => s.turns[1]?.status !== 'running',
+      30_000,
+    );
+    expect(after.turns.map((t) => t.status)).toEqual(['completed', 'interrupted']);
     await waitForHead(page, after.headSeq);
     // Sent once: one user message, and nothing left pending.
     const prompts = page.locator('[data-testid="message"][data-role="user"]');

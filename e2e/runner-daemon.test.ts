@@ -1,11 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SessionEvent, SessionState } from '@kiln/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../scripts/dev-stack.ts';
-import { apiGet, FIXTURES, launchChromium, startTestStack } from './harness';
+import { type ManagedProcess, startTsx } from '../scripts/processes.ts';
+import {
+  apiGet,
+  CLI,
+  FIXTURES,
+  launchChromium,
+  sessionState,
+  startTestStack,
+  untilState,
+} from './harness';
 
 /**
  * `kiln runner` as a real child process against the real worker: the demo build with its preview,
@@ -23,21 +31,14 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface Daemon {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-  /** Resolves once the output contains `text` (rejects if the process exits first). */
-  waitForOutput(text: string | RegExp): Promise<void>;
-}
-
-function startDaemon(chunkDelayMs: number, holdUntilInterrupt = false): Daemon {
-  const child = spawn(
-    process.execPath,
+/**
+ * `kiln runner` with the demo agent pausing `chunkDelayMs` between chunks; with `holdOnPrompt`,
+ * its turns whose prompt contains that text hold after their opening message until interrupted.
+ */
+function startDaemon(chunkDelayMs: number, holdOnPrompt?: string): ManagedProcess {
+  return startTsx(
+    CLI,
     [
-      '--import',
-      'tsx',
-      join(ROOT, 'runner', 'src', 'cli.ts'),
       'runner',
       '--server',
       stack.config.server,
@@ -52,43 +53,12 @@ function startDaemon(chunkDelayMs: number, holdUntilInterrupt = false): Daemon {
     ],
     {
       cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
-        ...process.env,
         KILN_DEMO_CHUNK_DELAY_MS: String(chunkDelayMs),
-        ...(holdUntilInterrupt ? { KILN_DEMO_HOLD_UNTIL_INTERRUPT: '1' } : {}),
+        ...(holdOnPrompt ? { KILN_DEMO_HOLD_ON_PROMPT: holdOnPrompt } : {}),
       },
     },
   );
-  let out = '';
-  const listeners = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    out += chunk.toString();
-    for (const listener of listeners) listener();
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return {
-    child,
-    output: () => out,
-    exited,
-    waitForOutput: (text) =>
-      new Promise<void>((resolve, reject) => {
-        const matches = () => (typeof text === 'string' ? out.includes(text) : text.test(out));
-        const check = () => {
-          if (!matches()) return;
-          listeners.delete(check);
-          resolve();
-        };
-        listeners.add(check);
-        void exited.then((code) => {
-          if (!matches())
-            reject(new Error(`the runner exited (${code}) before "${text}":\n${out}`));
-        });
-        check();
-      }),
-  };
 }
 
 async function post(path: string, body?: unknown): Promise<Response> {
@@ -112,8 +82,7 @@ async function prompt(sessionId: string, text: string, agent = 'demo', model = '
   expect(res.status, await res.clone().text()).toBe(201);
 }
 
-const state = (sessionId: string) =>
-  apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+const state = (sessionId: string) => sessionState(stack, sessionId);
 
 async function events(sessionId: string): Promise<SessionEvent[]> {
   const all: SessionEvent[] = [];
@@ -128,20 +97,9 @@ async function events(sessionId: string): Promise<SessionEvent[]> {
   }
 }
 
-/** Polls the session until `done(state)`; the poll is the wait, not a sleep. */
-async function until(sessionId: string, done: (s: SessionState) => boolean, timeout = 90_000) {
-  let last: SessionState | undefined;
-  await expect
-    .poll(
-      async () => {
-        last = await state(sessionId);
-        return done(last);
-      },
-      { timeout, interval: 100 },
-    )
-    .toBe(true);
-  return last!;
-}
+/** The session's state once `done(state)` (see `untilState`). */
+const until = (sessionId: string, done: (s: SessionState) => boolean, timeout?: number) =>
+  untilState(() => state(sessionId), done, timeout);
 
 const turnsEnded = (n: number) => (s: SessionState) =>
   s.turns.length === n && s.turns.every((t) => t.status !== 'running');
@@ -178,7 +136,7 @@ function normalise(log: readonly SessionEvent[], turnId: string): string[] {
 }
 
 describe('kiln runner against the real worker', () => {
-  let daemon: Daemon;
+  let daemon: ManagedProcess;
 
   it('builds the demo site to completion, serves it as the preview, and a follow-up continues from the checkpoint', async () => {
     daemon = startDaemon(5);
@@ -238,11 +196,10 @@ describe('kiln runner against the real worker', () => {
   });
 
   it('an interrupt reaches the running agent: the runner ends the turn interrupted', async () => {
-    daemon.child.kill('SIGTERM');
-    expect(await daemon.exited).toBe(0);
+    expect(await daemon.stop()).toBe(0);
     // The demo agent holds after its opening message until interrupted: the interrupt lands
     // mid-turn however fast or slow the machine is.
-    daemon = startDaemon(5, true);
+    daemon = startDaemon(5, 'recipe box');
     await daemon.waitForOutput('connected to');
     const sessionId = randomUUID();
     await prompt(sessionId, 'A recipe box for my grandmother');
@@ -265,15 +222,13 @@ describe('kiln runner against the real worker', () => {
   });
 
   it('SIGTERM lets a running turn finish, then exits 0', async () => {
-    daemon.child.kill('SIGTERM');
-    expect(await daemon.exited).toBe(0);
+    expect(await daemon.stop()).toBe(0);
     daemon = startDaemon(40);
     await daemon.waitForOutput('connected to');
     const sessionId = randomUUID();
     await prompt(sessionId, 'A tiny page about owls');
     await until(sessionId, (s) => s.toolCalls.length >= 1);
-    daemon.child.kill('SIGTERM');
-    expect(await daemon.exited).toBe(0);
+    expect(await daemon.stop()).toBe(0);
     const s = await state(sessionId);
     expect(s.turns.map((t) => t.status)).toEqual(['completed']);
   });
@@ -297,11 +252,13 @@ describe('kiln runner against the real worker', () => {
     const outboxFile = join(stack.dir, 'workspaces', '.kiln-outbox.db');
     const watcher = new DatabaseSync(outboxFile);
     const stored = watcher.prepare('SELECT count(*) AS n FROM outbox_events');
-    for (;;) {
-      if ((stored.get() as { n: number }).n > 0) break;
+    // Checked every turn of the event loop (a row may stay for a few ms only); 60 s bound.
+    const deadline = Date.now() + 60_000;
+    while ((stored.get() as { n: number }).n === 0) {
+      if (Date.now() > deadline) throw new Error('the outbox never held an unacknowledged event');
       await new Promise((r) => setImmediate(r));
     }
-    daemon.child.kill('SIGKILL');
+    daemon.kill('SIGKILL');
     watcher.close();
     await daemon.exited;
     // What the dead process had stored and not yet seen acknowledged.
@@ -345,7 +302,6 @@ describe('kiln runner against the real worker', () => {
     const ids = s.toolCalls.map((t) => t.toolCallId);
     expect(new Set(ids).size).toBe(ids.length);
     console.log(`SIGKILL: ${unacked.length} unacknowledged event(s) in the outbox were resent`);
-    daemon.child.kill('SIGTERM');
-    expect(await daemon.exited).toBe(0);
+    expect(await daemon.stop()).toBe(0);
   });
 });

@@ -1,11 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunnerEventBody, SessionState } from '@kiln/protocol';
+import type { RunnerEventBody } from '@kiln/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IngestProducer } from '../runner/src/ingest/producer';
 import { ROOT } from '../scripts/dev-stack.ts';
-import { apiGet, FIXTURES, heldReplay, launchChromium, startTestStack } from './harness';
+import {
+  FIXTURES,
+  heldReplay,
+  launchChromium,
+  sessionState,
+  startTestStack,
+  waitForHead,
+} from './harness';
 
 const SHOTS = join(ROOT, 'test-results', 'screenshots');
 const CLAUDE_RUN = join(FIXTURES, 'claude-code-stream-json.jsonl');
@@ -57,15 +65,6 @@ async function openPage(path: string): Promise<{ page: Page; problems: string[] 
   return { page, problems };
 }
 
-async function waitForHead(page: Page, seq: number, timeout = 60_000): Promise<void> {
-  await page.waitForFunction(
-    (target) =>
-      Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= target,
-    seq,
-    { timeout },
-  );
-}
-
 const rendered = async (page: Page) => ({
   head: await page.locator('[data-head-seq]').getAttribute('data-head-seq'),
   toolCalls: await page.getByTestId('tool-call').allInnerTexts(),
@@ -87,43 +86,15 @@ async function ingest(
   });
   expect(res.status).toBe(201);
   const { buildId } = (await res.json()) as { buildId: string };
-  const events = makeEvents(buildId);
-  const url = `${server.replace(/^http/, 'ws')}/api/sessions/${sessionId}/ingest`;
-  // Node's WebSocket (undici) takes headers in its init object.
-  const Socket = WebSocket as unknown as new (
-    url: string,
-    init: { headers: Record<string, string> },
-  ) => WebSocket;
-  const ws = new Socket(url, { headers: { Authorization: `Bearer ${token}` } });
-  const frames: { type: string; producerSeq?: number }[] = [];
-  let wake = () => {};
-  ws.addEventListener('message', (e) => {
-    frames.push(JSON.parse(String(e.data)));
-    wake();
+  // The runner's own producer: hello, frames within the limits, acks, resends.
+  const producer = new IngestProducer({
+    url: `${server.replace(/^http/, 'ws')}/api/sessions/${sessionId}/ingest`,
+    token,
+    buildId,
   });
-  const until = async (ok: () => boolean) => {
-    const deadline = Date.now() + 30_000;
-    while (!ok()) {
-      if (Date.now() > deadline)
-        throw new Error(`ingest stalled: ${JSON.stringify(frames.at(-1))}`);
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 200);
-      });
-    }
-  };
-  await new Promise((r) => ws.addEventListener('open', r, { once: true }));
-  ws.send(JSON.stringify({ type: 'hello', buildId, producerEpoch: 1 }));
-  await until(() => frames.some((f) => f.type === 'ready'));
-  const per = 500;
-  for (let i = 0; i < events.length; i += per) {
-    const last = Math.min(i + per, events.length);
-    ws.send(
-      JSON.stringify({ type: 'events', firstProducerSeq: i + 1, events: events.slice(i, last) }),
-    );
-    await until(() => frames.some((f) => f.type === 'ack' && (f.producerSeq ?? 0) >= last));
-  }
-  ws.close();
+  producer.append(makeEvents(buildId));
+  await producer.flush();
+  producer.close();
 }
 
 /** A finished turn of exactly `total` events: steps of text, a tool call and usage, under 10 todos. */
@@ -194,7 +165,7 @@ describe('the session page at scale and through a dropped socket', () => {
   it('a 10,000-event session opens (state + render) and pages through a virtualised conversation', async () => {
     const sessionId = randomUUID();
     await ingest(sessionId, (buildId) => syntheticTurn(10_000, buildId));
-    const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+    const state = await sessionState(stack, sessionId);
     expect(state.headSeq).toBe(10_000);
 
     const { page, problems } = await openPage(`/s/${sessionId}`);
@@ -254,7 +225,7 @@ describe('the session page at scale and through a dropped socket', () => {
       sessionId,
     ]);
     await replay.paused;
-    const held = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+    const held = await sessionState(stack, sessionId);
     const { page, problems } = await openPage(`/s/${sessionId}`);
     await waitForHead(page, held.headSeq);
     expect(await page.getByTestId('tool-call').count()).toBeGreaterThan(0);
@@ -290,7 +261,7 @@ describe('the session page at scale and through a dropped socket', () => {
     // Back online, the page receives the rest of the run live.
     replay.resume();
     await replay.done;
-    const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+    const state = await sessionState(stack, sessionId);
     await waitForHead(page, state.headSeq);
     const fresh = await openPage(`/s/${sessionId}`);
     await waitForHead(fresh.page, state.headSeq);

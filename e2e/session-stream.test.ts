@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { SessionState } from '@kiln/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiGet,
   d1Query,
   FIXTURES,
+  headSeqOf,
   heldReplay,
   kiln,
   launchChromium,
+  sessionState,
   startTestStack,
+  waitForHead,
 } from './harness';
 
 const CLAUDE_RUN = join(FIXTURES, 'claude-code-stream-json.jsonl');
@@ -45,20 +47,6 @@ async function openSession(sessionId: string): Promise<Page> {
   return page;
 }
 
-async function headSeqOf(page: Page): Promise<number> {
-  return Number(await page.locator('[data-head-seq]').getAttribute('data-head-seq'));
-}
-
-/** Waits until the page has rendered the session up to `seq`. */
-async function waitForHead(page: Page, seq: number): Promise<void> {
-  await page.waitForFunction(
-    (target) =>
-      Number(document.querySelector('[data-head-seq]')?.getAttribute('data-head-seq')) >= target,
-    seq,
-    { timeout: 60_000 },
-  );
-}
-
 describe('a recorded Claude Code run streams from runner to browser', () => {
   it('replayed at max speed, the state and the D1 rows hold every tool call and the final todos, and the page shows them', async () => {
     const output = await kiln(stack, [
@@ -76,7 +64,7 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
     };
     expect(result.url).toBe(`${stack.config.server}/s/${result.sessionId}`);
 
-    const state = await apiGet<SessionState>(stack, `/api/sessions/${result.sessionId}/state`);
+    const state = await sessionState(stack, result.sessionId);
     expect(state.toolCalls).toHaveLength(79);
     expect(state.toolCalls.filter((t) => t.isError)).toHaveLength(11);
     expect(state.toolCalls.every((t) => t.output !== undefined && t.status === 'done')).toBe(true);
@@ -132,7 +120,7 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
     ]);
     expect(await replay.paused).toBeGreaterThanOrEqual(200);
     // Every event sent so far is acknowledged, so this head holds until the replay resumes.
-    const held = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+    const held = await sessionState(stack, sessionId);
     const first = await openSession(sessionId);
     await waitForHead(first, held.headSeq);
     expect(await first.getByTestId('tool-call').count()).toBeGreaterThan(0);
@@ -143,7 +131,7 @@ describe('a recorded Claude Code run streams from runner to browser', () => {
 
     replay.resume();
     await replay.done;
-    const state = await apiGet<SessionState>(stack, `/api/sessions/${sessionId}/state`);
+    const state = await sessionState(stack, sessionId);
     expect(joinedAt).toBeGreaterThan(0);
     expect(joinedAt).toBeLessThan(state.headSeq);
     await waitForHead(first, state.headSeq);

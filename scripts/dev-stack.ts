@@ -3,13 +3,14 @@
  * Objects and D1. Used by `pnpm dev` (scripts/dev.ts) and by the e2e tests, so both run the same
  * stack. Runs on Node ≥ 22 (type stripping); spawns the workspace's own wrangler.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, pbkdf2Sync, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { type ManagedProcess, startProcess, startTsx, waitForHealthy } from './processes.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -38,14 +39,16 @@ export interface StackOptions {
   verbose?: boolean;
   /** Also start a local `kiln runner` with the demo agent, workspaces in this directory. */
   runnerWorkspaces?: string;
+  /** Extra environment of that runner (e.g. the demo agent's `KILN_DEMO_HOLD_ON_PROMPT`). */
+  runnerEnv?: Record<string, string>;
 }
 
 export interface Stack {
   config: DevConfig;
-  worker: ChildProcess;
+  worker: ManagedProcess;
   /** The local runner, when `runnerWorkspaces` was given. */
-  runner?: ChildProcess;
-  /** Output wrangler printed so far (when not verbose). */
+  runner?: ManagedProcess;
+  /** Output wrangler (and the runner) printed so far (when not verbose). */
   logs: () => string;
   stop: () => Promise<void>;
 }
@@ -161,8 +164,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.persistTo, { recursive: true });
   await applyMigrations(options.persistTo);
   const config = await ensureDevAccount(options.persistTo, options.configPath, server);
-  let output = '';
-  const worker = spawn(
+  const worker = startProcess(
     process.execPath,
     [
       WRANGLER,
@@ -181,55 +183,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-      stdio: options.verbose ? 'inherit' : 'pipe',
-      detached: process.platform !== 'win32',
+      env: { WRANGLER_SEND_METRICS: 'false' },
+      inherit: options.verbose ?? false,
+      // wrangler starts workerd as its child: stop them together.
+      tree: true,
     },
   );
-  worker.stdout?.on('data', (chunk) => (output += chunk));
-  worker.stderr?.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<void>((resolveExit) => worker.once('exit', () => resolveExit()));
-  const stop = async () => {
-    if (worker.exitCode !== null) return;
-    // wrangler starts workerd as a child: signal the whole process group.
-    try {
-      process.kill(-worker.pid!, 'SIGTERM');
-    } catch {
-      worker.kill('SIGTERM');
-    }
-    const killTimer = setTimeout(() => {
-      try {
-        process.kill(-worker.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }, 5000);
-    await exited;
-    clearTimeout(killTimer);
-  };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (worker.exitCode !== null)
-      throw new Error(`wrangler dev exited with ${worker.exitCode}:\n${output}`);
-    try {
-      const res = await fetch(`${server}/api/health`);
-      if (res.ok) break;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not become healthy in 60 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
+  try {
+    await waitForHealthy(`${server}/api/health`, worker);
+  } catch (error) {
+    await worker.stop();
+    throw error;
   }
-  if (!options.runnerWorkspaces) return { config, worker, logs: () => output, stop };
-  const runner = spawn(
-    process.execPath,
+  const stopWorker = async () => {
+    await worker.stop();
+  };
+  if (!options.runnerWorkspaces) {
+    return { config, worker, logs: () => worker.output(), stop: stopWorker };
+  }
+  const runner = startTsx(
+    join(ROOT, 'runner', 'src', 'cli.ts'),
     [
-      '--import',
-      'tsx',
-      join(ROOT, 'runner', 'src', 'cli.ts'),
       'runner',
       '--server',
       server,
@@ -241,24 +215,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       '--recordings',
       join(ROOT, '..', 'shared', 'fixtures', 'recorded'),
     ],
-    { cwd: ROOT, stdio: options.verbose ? 'inherit' : 'pipe' },
+    { cwd: ROOT, inherit: options.verbose ?? false, env: options.runnerEnv ?? {} },
   );
-  runner.stdout?.on('data', (chunk) => (output += chunk));
-  runner.stderr?.on('data', (chunk) => (output += chunk));
-  const runnerExited = new Promise<void>((resolveExit) => runner.once('exit', () => resolveExit()));
   return {
     config,
     worker,
     runner,
-    logs: () => output,
+    logs: () => `${worker.output()}${runner.output()}`,
     stop: async () => {
       // The runner first, so it can end its builds while the worker is still there.
-      if (runner.exitCode === null) {
-        runner.kill('SIGTERM');
-        await Promise.race([runnerExited, new Promise((r) => setTimeout(r, 5000))]);
-        if (runner.exitCode === null) runner.kill('SIGKILL');
-      }
-      await stop();
+      await runner.stop();
+      await stopWorker();
     },
   };
 }

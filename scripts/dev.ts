@@ -3,27 +3,22 @@
  * dev account exists (`.kiln/dev.json`), and runs the worker with local Durable Objects and D1 at
  * http://localhost:8787 (PORT overrides).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, startStack } from './dev-stack.ts';
+import { startProcess } from './processes.ts';
 
 const port = Number(process.env.PORT ?? 8787);
 // vite is the web package's devDependency, so it is installed under web/.
 const vite = join(ROOT, 'web', 'node_modules', 'vite', 'bin', 'vite.js');
 
-await new Promise<void>((resolveBuild, reject) => {
-  const build = spawn(process.execPath, [vite, 'build'], {
-    cwd: join(ROOT, 'web'),
-    stdio: 'inherit',
-  });
-  build.once('exit', (code) =>
-    code === 0 ? resolveBuild() : reject(new Error(`web build failed (${code})`)),
-  );
-});
-const watcher = spawn(process.execPath, [vite, 'build', '--watch', '--logLevel', 'warn'], {
-  cwd: join(ROOT, 'web'),
-  stdio: 'inherit',
-});
+const web = { cwd: join(ROOT, 'web'), inherit: true };
+const built = await startProcess(process.execPath, [vite, 'build'], web).exited;
+if (built !== 0) throw new Error(`web build failed (${built})`);
+const watcher = startProcess(
+  process.execPath,
+  [vite, 'build', '--watch', '--logLevel', 'warn'],
+  web,
+);
 
 const stack = await startStack({
   persistTo: join(ROOT, '.wrangler', 'state'),
@@ -49,14 +44,17 @@ console.log(`
     pnpm kiln watch <session-id>
 `);
 
+let stopping = false;
 const shutdown = async () => {
-  watcher.kill('SIGTERM');
-  await stack.stop();
+  stopping = true;
+  await Promise.all([watcher.stop(), stack.stop()]);
   process.exit(0);
 };
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
-stack.worker.once('exit', (code) => {
-  watcher.kill('SIGTERM');
+// The worker ending on its own (a crash) ends `pnpm dev` with its code.
+void stack.worker.exited.then(async (code) => {
+  if (stopping) return;
+  await watcher.stop();
   process.exit(code ?? 1);
 });

@@ -1,14 +1,29 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RunnerEventBody } from '@kiln/protocol';
+import { textDeltas } from '@kiln/protocol/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestProducer } from '../../runner/src/ingest/producer';
 import { ROOT } from '../../scripts/dev-stack.ts';
+import { pollUntil, startTsx } from '../../scripts/processes.ts';
 import { type BenchStack, startBenchStack } from '../src/stack';
 import { leaseBuild } from '../src/systems/kiln';
-import { api, ChaosClient, expectConsistent } from './client';
+import {
+  api,
+  type ChaosClient,
+  d1CaughtUp,
+  expectConsistent,
+  joinedClients,
+  serverHead,
+} from './client';
+
+/**
+ * Faults injected mid-build. "Mid-build" is made, not hoped for: each test streams a first part,
+ * waits until the server acknowledged it (and the watchers have it), and only then injects the
+ * fault, so the outcome never depends on how fast the machine is.
+ */
 
 let stack: BenchStack;
 let dir: string;
@@ -24,63 +39,71 @@ afterAll(async () => {
 });
 
 const ingestUrl = (path: string) => stack.server.replace(/^http/, 'ws') + path;
-const delta = (i: number) => ({ type: 'text-delta' as const, messageId: 'm1', delta: `d${i} ` });
+const START: RunnerEventBody = { type: 'message-start', messageId: 'm1', role: 'assistant' };
+const FINISH: RunnerEventBody = { type: 'message-finish', messageId: 'm1', finishReason: 'stop' };
+/** The text of m1 once deltas 0 … n - 1 are in. */
+const textOf = (n: number) =>
+  textDeltas('m1', 0, n)
+    .map((d) => d.delta)
+    .join('');
 
-/** Appends `count` deltas, `perTick` per timer tick, so faults can land mid-stream. */
-async function stream(producer: IngestProducer, count: number, perTick: number) {
-  producer.append([{ type: 'message-start', messageId: 'm1', role: 'assistant' }]);
-  for (let i = 0; i < count; i += perTick) {
-    producer.append(Array.from({ length: Math.min(perTick, count - i) }, (_, j) => delta(i + j)));
-    await new Promise((r) => setTimeout(r, 1));
+/** Appends m1's deltas `from` … `to - 1`, `perAppend` at a time (the producer frames them). */
+function appendDeltas(producer: IngestProducer, from: number, to: number, perAppend = 20): void {
+  for (let i = from; i < to; i += perAppend) {
+    producer.append(textDeltas('m1', i, Math.min(i + perAppend, to)));
   }
-  producer.append([{ type: 'message-finish', messageId: 'm1', finishReason: 'stop' }]);
-  await producer.flush();
 }
 
-async function clients(sessionId: string, n: number) {
-  const list = Array.from({ length: n }, () => new ChaosClient(stack, sessionId));
-  for (const c of list) c.connect();
-  return list;
+async function leasedProducer(sessionId: string, retry?: { min: number; max: number }) {
+  const lease = await leaseBuild(stack, sessionId);
+  return new IngestProducer({
+    url: ingestUrl(lease.ingestPath),
+    token: stack.config.token,
+    buildId: lease.buildId,
+    ...(retry ? { minRetryDelayMs: retry.min, maxRetryDelayMs: retry.max } : {}),
+  });
 }
 
-function runProducer(args: string[]): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'bench', 'chaos', 'producer-process.ts'), ...args],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout?.on('data', (c) => (out += c));
-  child.stderr?.on('data', (c) => (out += c));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
+/** Waits until every watcher has the server's current head. */
+async function watchersAtHead(sessionId: string, watchers: readonly ChaosClient[]) {
+  const head = await serverHead(stack, sessionId);
+  await Promise.all(watchers.map((w) => w.until(head)));
+  return head;
+}
+
+/** A small seeded PRNG (mulberry32), so a failing run's drop pattern can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 describe('chaos', () => {
   it('a runner killed with SIGKILL mid-build and restarted completes the session with no event twice', async () => {
     const sessionId = randomUUID();
     const lease = await leaseBuild(stack, sessionId);
-    const watchers = await clients(sessionId, 3);
+    const watchers = await joinedClients(stack, sessionId, 3);
     const outbox = join(dir, `outbox-${sessionId}.db`);
+    const script = join(ROOT, 'bench', 'chaos', 'producer-process.ts');
     const args = [ingestUrl(lease.ingestPath), stack.config.token, lease.buildId, outbox, '1'];
-    const first = runProducer(args);
-    // Kill once some, not all, of the run is committed.
-    for (let i = 0; i < 400; i++) {
-      const health = await api<{ headSeq: number }>(stack, `/api/sessions/${sessionId}/health`);
-      if (health.headSeq > 50) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    first.child.kill('SIGKILL');
+    // The first producer holds after 100 of the recording's 209 lines, all acknowledged.
+    const first = startTsx(script, [...args, '100'], { cwd: ROOT, stdin: true });
+    const held = Number(/\d+/.exec(await first.waitForOutput(/held at \d+/))![0]);
+    expect(held).toBeGreaterThan(0);
+    const head = await watchersAtHead(sessionId, watchers);
+    first.kill('SIGKILL');
     await first.exited;
     expect(first.output()).not.toContain('done');
-    const second = runProducer(args);
+    const second = startTsx(script, args, { cwd: ROOT });
     expect(await second.exited, second.output()).toBe(0);
     expect(second.output()).toContain('epoch 2');
     const state = await expectConsistent(stack, sessionId, watchers);
+    expect(state.headSeq).toBeGreaterThan(head);
     // Every tool call once, every message's text once: a resent event would double them.
     const ids = state.toolCalls.map((t) => t.toolCallId);
     expect(new Set(ids).size).toBe(ids.length);
@@ -90,115 +113,104 @@ describe('chaos', () => {
 
   it('workerd killed mid-build and restarted: producer and clients reconnect and catch up, nothing lost', async () => {
     const sessionId = randomUUID();
-    const lease = await leaseBuild(stack, sessionId);
-    const watchers = await clients(sessionId, 5);
-    const producer = new IngestProducer({
-      url: ingestUrl(lease.ingestPath),
-      token: stack.config.token,
-      buildId: lease.buildId,
-      minRetryDelayMs: 100,
-      maxRetryDelayMs: 1000,
-    });
-    const done = stream(producer, 6000, 5);
-    for (let i = 0; i < 400; i++) {
-      const health = await api<{ headSeq: number }>(
-        stack,
-        `/api/sessions/${sessionId}/health`,
-      ).catch(() => ({ headSeq: 0 }));
-      if (health.headSeq > 300) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    await stack.restart(true);
-    await done;
+    const producer = await leasedProducer(sessionId, { min: 100, max: 1000 });
+    const watchers = await joinedClients(stack, sessionId, 5);
+    producer.append([START]);
+    appendDeltas(producer, 0, 2000);
+    await producer.flush();
+    const head = await watchersAtHead(sessionId, watchers);
+    // These may or may not be on the wire when workerd dies; either way they must arrive once.
+    appendDeltas(producer, 2000, 3000);
+    await stack.stop(true);
+    // Appended while the server is gone: the producer holds them until it is back.
+    appendDeltas(producer, 3000, 6000);
+    producer.append([FINISH]);
+    await stack.restart();
+    await producer.flush();
     producer.close();
     const state = await expectConsistent(stack, sessionId, watchers);
-    const text = state.messages.find((m) => m.messageId === 'm1')?.text ?? '';
-    expect(text).toBe(Array.from({ length: 6000 }, (_, i) => `d${i} `).join(''));
-    expect(watchers.every((w) => w.connections >= 2)).toBe(true);
+    expect(state.headSeq).toBeGreaterThan(head);
+    expect(state.messages.find((m) => m.messageId === 'm1')?.text).toBe(textOf(6000));
+    expect(watchers.every((w) => w.connections >= 2 && w.caughtUp >= 2)).toBe(true);
     for (const w of watchers) w.stop();
   });
 
   it('50 subscribers that drop their sockets at random moments during a 20,000-event replay all end with the server state', async () => {
     const sessionId = randomUUID();
-    const lease = await leaseBuild(stack, sessionId);
-    const watchers = await clients(sessionId, 50);
-    const producer = new IngestProducer({
-      url: ingestUrl(lease.ingestPath),
-      token: stack.config.token,
-      buildId: lease.buildId,
-    });
+    const producer = await leasedProducer(sessionId);
+    const watchers = await joinedClients(stack, sessionId, 50);
+    const random = prng(15);
     let drops = 0;
-    const chaos = setInterval(() => {
-      const victim = watchers[Math.floor(Math.random() * watchers.length)]!;
-      victim.drop();
-      drops++;
-    }, 20);
-    try {
-      await stream(producer, 20_000, 20);
-    } finally {
-      clearInterval(chaos);
-      producer.close();
+    producer.append([START]);
+    // 40 drops, one after each acknowledged 500 deltas, of a random client with a socket open
+    // (not one already closing): the stream is provably mid-way at each, and with 50 clients at
+    // most 39 are down, so there is always one to drop. Each drop is one reconnect.
+    for (let i = 0; i < 20_000; i += 500) {
+      appendDeltas(producer, i, i + 500);
+      await producer.flush();
+      const open = watchers.filter((w) => w.droppable);
+      if (open[Math.floor(random() * open.length)]?.drop()) drops++;
     }
-    expect(drops).toBeGreaterThan(20);
+    producer.append([FINISH]);
+    await producer.flush();
+    producer.close();
+    expect(drops).toBe(40);
     const state = await expectConsistent(stack, sessionId, watchers);
-    expect(state.messages.find((m) => m.messageId === 'm1')?.text.length).toBeGreaterThan(
-      20_000 * 3,
-    );
+    expect(state.messages.find((m) => m.messageId === 'm1')?.text).toBe(textOf(20_000));
+    expect(watchers.reduce((n, w) => n + w.connections, 0)).toBeGreaterThanOrEqual(50 + drops);
     for (const w of watchers) w.stop();
   });
 
   it('D1 writes failing for a stretch mid-build are retried until D1 matches the log', async () => {
     const sessionId = randomUUID();
-    const lease = await leaseBuild(stack, sessionId);
-    const watchers = await clients(sessionId, 2);
-    const producer = new IngestProducer({
-      url: ingestUrl(lease.ingestPath),
-      token: stack.config.token,
-      buildId: lease.buildId,
-    });
+    const producer = await leasedProducer(sessionId);
+    const watchers = await joinedClients(stack, sessionId, 2);
     try {
+      producer.append([START]);
+      appendDeltas(producer, 0, 1000);
+      await producer.flush();
       await fetch(`${stack.server}/__bench/d1?fail=1`);
-      const first = stream(producer, 3000, 10);
-      let sawError = false;
-      for (let i = 0; i < 200 && !sawError; i++) {
-        const health = await api<{ d1LastError: string | null }>(
+      appendDeltas(producer, 1000, 2000);
+      await producer.flush();
+      // While D1 refuses, the write-through records the error and falls behind the log.
+      const failing = await pollUntil('the D1 fault seen', async () => {
+        const health = await api<{ d1LastError: string | null; d1LagEvents: number }>(
           stack,
           `/api/sessions/${sessionId}/health`,
         );
-        sawError = health.d1LastError?.includes('fault injected') ?? false;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(sawError).toBe(true);
-      await first;
+        return health.d1LastError?.includes('fault injected') ? health : undefined;
+      });
+      expect(failing.d1LagEvents).toBeGreaterThan(0);
     } finally {
       await fetch(`${stack.server}/__bench/d1?fail=0`);
-      producer.close();
     }
-    const lagging = await api<{ d1LagEvents: number }>(stack, `/api/sessions/${sessionId}/health`);
-    expect(lagging.d1LagEvents).toBeGreaterThan(0);
+    // Nothing new is committed: only the write-through's own retry can bring D1 level.
+    await d1CaughtUp(stack, sessionId);
+    producer.append([FINISH]);
+    await producer.flush();
+    producer.close();
     await expectConsistent(stack, sessionId, watchers);
     for (const w of watchers) w.stop();
   });
 
   it('a subscriber that reads slower than the stream ends complete', async () => {
     const sessionId = randomUUID();
-    const lease = await leaseBuild(stack, sessionId);
-    const [fast, slow] = await clients(sessionId, 2);
-    const producer = new IngestProducer({
-      url: ingestUrl(lease.ingestPath),
-      token: stack.config.token,
-      buildId: lease.buildId,
-    });
-    // Wait for its socket, then stop reading it: TCP buffers fill and the server must hold on.
-    for (let i = 0; i < 100 && slow!.ws?.readyState !== 1; i++)
-      await new Promise((r) => setTimeout(r, 20));
-    const socket = (slow!.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    socket.pause();
-    const done = stream(producer, 10_000, 20).finally(() => producer.close());
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(slow!.headSeq).toBeLessThan(fast!.headSeq);
-    socket.resume();
-    await done;
+    const producer = await leasedProducer(sessionId);
+    const [fast, slow] = await joinedClients(stack, sessionId, 2);
+    // Joined, then it stops reading: TCP buffers fill and the server must hold on.
+    slow!.pauseReading();
+    const joinedAt = slow!.headSeq;
+    producer.append([START]);
+    appendDeltas(producer, 0, 10_000);
+    producer.append([FINISH]);
+    await producer.flush();
+    producer.close();
+    const head = await serverHead(stack, sessionId);
+    await fast!.until(head);
+    // It has read nothing since it stopped reading; the fast one has it all.
+    expect(slow!.headSeq).toBe(joinedAt);
+    expect(head).toBeGreaterThan(joinedAt);
+    slow!.resumeReading();
     await expectConsistent(stack, sessionId, [fast!, slow!]);
     fast!.stop();
     slow!.stop();

@@ -12,6 +12,7 @@ import {
 } from '@kiln/protocol';
 import WebSocket from 'ws';
 import { queryLocalD1 } from '../../scripts/dev-stack.ts';
+import { pollUntil } from '../../scripts/processes.ts';
 import type { BenchStack } from '../src/stack';
 
 /** sha256 of a canonical JSON (keys sorted at every level). */
@@ -33,13 +34,19 @@ function stateHash(state: unknown): string {
 
 /**
  * A subscriber that runs the shared `ResumingSubscriber` and always comes back: on any close it
- * reconnects and resumes from its head. Counts the events it was sent that it already had.
+ * reconnects and resumes from its head. Counts the events it was sent that it already had. Its
+ * waits (`joined`, `until`) resolve on the frames it receives, with a timeout only as a bound.
  */
 export class ChaosClient {
   ws: WebSocket | null = null;
+  /** Sockets opened so far (reconnects included). */
   connections = 0;
+  /** Connections that caught up with the head their `ready` announced. */
+  caughtUp = 0;
   private stopped = false;
   private readonly resume: ResumeLink<SessionEvent, SessionState>;
+  /** Checks of pending waits, run after every frame and close. */
+  private readonly waits = new Set<() => void>();
 
   constructor(
     private readonly stack: BenchStack,
@@ -75,21 +82,48 @@ export class ChaosClient {
     ws.on('message', (data: Buffer) => {
       const parsed = parseFrame(sessionServerFrame, data.toString());
       if (!parsed.ok) throw new Error(`chaos client: bad frame from the server: ${parsed.message}`);
-      if (this.ws === ws) this.resume.receive(parsed.frame);
+      if (this.ws !== ws) return;
+      if (this.resume.receive(parsed.frame).caughtUp) this.caughtUp++;
+      this.checkWaits();
     });
     ws.on('error', () => undefined); // 'close' follows and reconnects
     ws.on('close', () => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.resume.disconnected();
+      this.checkWaits();
+      // Jittered, so fifty dropped clients do not all come back in the same instant.
       if (!this.stopped) setTimeout(() => this.connect(), 50 + Math.random() * 200);
     });
     this.connections++;
   }
 
-  /** Drops the socket abruptly (no close frame); it reconnects on its own. */
-  drop(): void {
-    this.ws?.terminate();
+  /** Has a socket opening or open that `drop` would cut (not one already closing). */
+  get droppable(): boolean {
+    return this.ws !== null && this.ws.readyState <= WebSocket.OPEN;
+  }
+
+  /**
+   * Drops the socket abruptly (no close frame); it reconnects on its own, once per drop. False
+   * when there was nothing to drop (`droppable` false).
+   */
+  drop(): boolean {
+    if (!this.droppable) return false;
+    // Sets readyState to CLOSING at once; 'close' (and the reconnect) follow.
+    this.ws!.terminate();
+    return true;
+  }
+
+  /**
+   * Stops reading the socket (TCP buffers fill, the server must hold on) until `resumeReading`.
+   * Reaches into ws's underlying net.Socket: ws has no pause of its own.
+   */
+  pauseReading(): void {
+    this.netSocket().pause();
+  }
+
+  resumeReading(): void {
+    this.netSocket().resume();
   }
 
   stop(): void {
@@ -98,14 +132,68 @@ export class ChaosClient {
     this.ws?.terminate();
   }
 
-  /** Resolves when the client's head reaches `seq`. */
-  async until(seq: number, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.headSeq < seq) {
-      if (Date.now() > deadline) throw new Error(`client stuck at ${this.headSeq} of ${seq}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /** Resolves once a connection has caught up with the head its `ready` announced. */
+  joined(timeoutMs = 60_000): Promise<void> {
+    return this.waitFor(
+      () => this.caughtUp > 0,
+      () => 'no connection caught up',
+      timeoutMs,
+    );
   }
+
+  /** Resolves when the client's head reaches `seq`. */
+  until(seq: number, timeoutMs = 60_000): Promise<void> {
+    return this.waitFor(
+      () => this.headSeq >= seq,
+      () => `client stuck at ${this.headSeq} of ${seq}`,
+      timeoutMs,
+    );
+  }
+
+  private netSocket(): { pause(): void; resume(): void } {
+    const socket = (this.ws as unknown as { _socket?: { pause(): void; resume(): void } } | null)
+      ?._socket;
+    if (!socket) throw new Error('chaos client: no open socket');
+    return socket;
+  }
+
+  private waitFor(done: () => boolean, failure: () => string, timeoutMs: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!done()) return;
+        this.waits.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waits.delete(check);
+        reject(new Error(`chaos client: ${failure()} after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waits.add(check);
+    });
+  }
+
+  private checkWaits(): void {
+    for (const check of [...this.waits]) check();
+  }
+}
+
+/** Opens `n` clients on the session and resolves once every one has joined (caught up). */
+export async function joinedClients(
+  stack: BenchStack,
+  sessionId: string,
+  n: number,
+): Promise<ChaosClient[]> {
+  const list = Array.from({ length: n }, () => new ChaosClient(stack, sessionId));
+  for (const client of list) client.connect();
+  await Promise.all(list.map((client) => client.joined()));
+  return list;
+}
+
+/** The session's head as the server reports it. */
+export async function serverHead(stack: BenchStack, sessionId: string): Promise<number> {
+  return (await api<{ headSeq: number }>(stack, `/api/sessions/${sessionId}/health`)).headSeq;
 }
 
 export async function api<T>(stack: BenchStack, path: string, init?: RequestInit): Promise<T> {
@@ -125,14 +213,12 @@ function d1Query<T>(stack: BenchStack, sql: string): Promise<T[]> {
   return queryLocalD1<T>(join(stack.dir, 'state'), sql);
 }
 
-/** Waits until D1's projections caught up with the log (bounded). */
-async function d1CaughtUp(stack: BenchStack, sessionId: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+/** Waits until D1's projections caught up with the log (polled: nothing announces it; 60 s bound). */
+export async function d1CaughtUp(stack: BenchStack, sessionId: string): Promise<void> {
+  await pollUntil('D1 caught up with the log', async () => {
     const health = await api<{ d1LagEvents: number }>(stack, `/api/sessions/${sessionId}/health`);
-    if (health.d1LagEvents === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('D1 did not catch up in 60 s');
+    return health.d1LagEvents === 0 ? true : undefined;
+  });
 }
 
 /**

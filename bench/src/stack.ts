@@ -3,7 +3,6 @@
  * way scripts/dev-stack.ts starts Kiln (same migrations, same dev account) on a free port, and
  * restartable on the same persist dir for the cold-open and chaos scenarios.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -13,6 +12,12 @@ import {
   freePort,
   ROOT,
 } from '../../scripts/dev-stack.ts';
+import {
+  type ManagedProcess,
+  pollUntil,
+  startProcess,
+  waitForHealthy,
+} from '../../scripts/processes.ts';
 import { writeBenchConfig } from './bench-config.ts';
 
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -38,13 +43,10 @@ export async function startBenchStack(dir: string, port?: number): Promise<Bench
   const server = `http://127.0.0.1:${chosenPort}`;
   await applyMigrations(persistTo);
   const config = await ensureDevAccount(persistTo, join(dir, 'dev.json'), server);
-  let output = '';
-  let worker: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
+  let worker: ManagedProcess | null = null;
 
   const start = async () => {
-    output = '';
-    const child = spawn(
+    worker = startProcess(
       process.execPath,
       [
         WRANGLER,
@@ -61,63 +63,29 @@ export async function startBenchStack(dir: string, port?: number): Promise<Bench
       ],
       {
         cwd: ROOT,
-        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
-        stdio: 'pipe',
-        detached: true,
+        env: { WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+        // wrangler starts workerd as its child: stop (and kill) them together.
+        tree: true,
       },
     );
-    worker = child;
-    // Whatever ends this process (an uncaught error, a signal), workerd must not outlive it.
-    process.once('exit', () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    });
-    child.stdout?.on('data', (chunk) => (output += chunk));
-    child.stderr?.on('data', (chunk) => (output += chunk));
-    exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
-      try {
-        const res = await fetch(`${server}/api/health`);
-        if (res.ok) return;
-      } catch {
-        // Not listening yet.
-      }
-      if (Date.now() > deadline) {
-        await stop(true);
-        throw new Error(`bench workerd not healthy in 90 s:\n${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
+    try {
+      await waitForHealthy(`${server}/api/health`, worker, 90_000);
+    } catch (error) {
+      await worker.stop('SIGKILL');
+      throw error;
     }
   };
 
   const stop = async (hard = false) => {
     const child = worker;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const signal = hard ? 'SIGKILL' : 'SIGTERM';
-    try {
-      // wrangler starts workerd as a child: signal the whole process group.
-      process.kill(-child.pid!, signal);
-    } catch {
-      child.kill(signal);
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }, 5000);
-    await exited;
-    clearTimeout(timer);
-    // workerd may outlive wrangler by a moment; wait until nothing of the group is left.
-    for (let i = 0; i < 50 && groupPids(child.pid!).length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    if (!child?.pid) return;
+    await child.stop(hard ? 'SIGKILL' : 'SIGTERM');
+    // workerd may outlive wrangler by a moment; the port is free once nothing of the group is left.
+    await pollUntil(
+      'the bench workerd gone',
+      () => (groupPids(child.pid!).length === 0 ? true : undefined),
+      { timeoutMs: 10_000 },
+    );
   };
 
   await start();
@@ -132,13 +100,13 @@ export async function startBenchStack(dir: string, port?: number): Promise<Bench
       await start();
     },
     workerdRss: () => {
-      const child = worker;
-      if (!child?.pid) return 0;
-      return groupPids(child.pid)
+      const pid = worker?.running() ? worker.pid : undefined;
+      if (!pid) return 0;
+      return groupPids(pid)
         .filter((pid) => readProc(pid, 'comm').trim() === 'workerd')
         .reduce((sum, pid) => sum + rssBytes(pid), 0);
     },
-    logs: () => output,
+    logs: () => worker?.output() ?? '',
   };
 }
 

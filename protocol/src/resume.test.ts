@@ -3,7 +3,7 @@ import { ACK_EVERY_EVENTS, PROTOCOL_VERSION } from './limits';
 import { applyProjectEvent, createProjectState, type ProjectEvent } from './project';
 import { applyEvent, createSessionState } from './reducer';
 import { ACK_DELAY_MS, ResumeLink, ResumingSubscriber } from './resume';
-import { committed, sampleBodies, stateFrom } from './testing';
+import { committed, sampleBodies, seqRange, stateFrom } from './testing';
 
 /** A seq-only channel: the state records which seqs were applied, in order. */
 interface Seqs {
@@ -14,8 +14,7 @@ const seqReducer = (state: Seqs, event: { seq: number }): Seqs => ({
   headSeq: event.seq,
   applied: [...state.applied, event.seq],
 });
-const seqs = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => ({ seq: from + i }));
+const seqs = (from: number, to: number) => seqRange(from, to).map((seq) => ({ seq }));
 const ready = (headSeq: number) =>
   ({ type: 'ready', headSeq, protocolVersion: PROTOCOL_VERSION }) as const;
 const events = (from: number, to: number) => ({ type: 'events', events: seqs(from, to) }) as const;

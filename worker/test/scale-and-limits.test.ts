@@ -5,6 +5,7 @@ import {
   REPLAY_LIMIT,
   REPLAY_ROUND_EVENTS,
 } from '@kiln/protocol';
+import { seqRange } from '@kiln/protocol/testing';
 import { describe, expect, it } from 'vitest';
 import {
   connect,
@@ -18,10 +19,7 @@ import {
 } from './helpers';
 
 function expectContiguous(events: { seq: number }[], from: number, to: number) {
-  expect(events.length).toBe(to - from + 1);
-  events.forEach((e, i) => {
-    if (e.seq !== from + i) throw new Error(`expected seq ${from + i} at ${i}, got ${e.seq}`);
-  });
+  expect(events.map((e) => e.seq)).toEqual(seqRange(from, to));
 }
 
 describe('replay at scale', () => {

@@ -1,4 +1,5 @@
 import { env, evictDurableObject, listDurableObjectIds, runInDurableObject } from 'cloudflare:test';
+import { seqRange } from '@kiln/protocol/testing';
 import { describe, expect, it } from 'vitest';
 import type { SessionObject } from '../src/session/session-object';
 import { openBuild, produce, renames, seedAccount, subscribe, type TestSocket } from './helpers';
@@ -9,9 +10,6 @@ import { openBuild, produce, renames, seedAccount, subscribe, type TestSocket } 
 function seqs(socket: TestSocket): number[] {
   return socket.events().map((e) => e.seq);
 }
-
-const range = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('viewer shards', () => {
   it('subscribers past the threshold are served by shards with the same order, resume and presence', async () => {
@@ -33,7 +31,7 @@ describe('viewer shards', () => {
     await produce(producer, 26, renames(25, 5));
     for (const [i, s] of sockets.entries()) {
       await s.waitFor(() => seqs(s).at(-1) === 30, `socket ${i} at 30`);
-      expect(seqs(s)).toEqual(range(lastSeqs[i]! + 1, 30));
+      expect(seqs(s)).toEqual(seqRange(lastSeqs[i]! + 1, 30));
     }
   });
 
@@ -72,7 +70,7 @@ describe('viewer shards', () => {
     await produce(producer, 3, renames(2, 3));
     await produce(producer, 6, renames(5, 2));
     await sharded.waitFor(() => seqs(sharded).at(-1) === 7, 'caught up through the gap');
-    expect(seqs(sharded)).toEqual(range(1, 7));
+    expect(seqs(sharded)).toEqual(seqRange(1, 7));
   });
 
   it('a shard evicted with its sockets hibernated keeps serving them in order', async () => {
@@ -87,7 +85,7 @@ describe('viewer shards', () => {
     }
     await produce(producer, 3, renames(2, 2));
     await sharded.waitFor(() => seqs(sharded).at(-1) === 4, 'after eviction');
-    expect(seqs(sharded)).toEqual(range(1, 4));
+    expect(seqs(sharded)).toEqual(seqRange(1, 4));
   });
 
   it('a shard socket can send a prompt and interrupt, and a viewer cannot', async () => {

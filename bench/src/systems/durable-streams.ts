@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DurableStream, IdempotentProducer, stream } from '@durable-streams/client';
 import { freePort, ROOT } from '../../../scripts/dev-stack.ts';
+import { type ManagedProcess, startTsx } from '../../../scripts/processes.ts';
 import { markedDelta, now, Probe, paced } from '../probe';
 import { rssBytes } from '../stack';
 import type { Channel, System } from './types';
@@ -10,7 +10,7 @@ import type { Channel, System } from './types';
 /** The Durable Streams reference server in its own Node process; SSE subscribers. */
 export class DurableStreamsSystem implements System {
   name = 'durable streams';
-  private child: ChildProcess | null = null;
+  private child: ManagedProcess | null = null;
   url = '';
   private constructor(private readonly dataDir: string) {}
 
@@ -21,34 +21,14 @@ export class DurableStreamsSystem implements System {
   }
 
   private async launch(port: number): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'bench', 'src', 'systems', 'ds-server.ts'),
-        String(port),
-        this.dataDir,
-      ],
-      { cwd: join(ROOT, 'bench'), stdio: ['ignore', 'pipe', 'pipe'] },
+    const child = startTsx(
+      join(ROOT, 'bench', 'src', 'systems', 'ds-server.ts'),
+      [String(port), this.dataDir],
+      { cwd: join(ROOT, 'bench') },
     );
     this.child = child;
-    process.once('exit', () => child.kill('SIGKILL'));
-    let err = '';
-    child.stderr?.on('data', (c) => (err += c));
-    this.url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`ds-server did not start: ${err}`)), 30_000);
-      let out = '';
-      child.stdout?.on('data', (chunk) => {
-        out += chunk;
-        const line = /^(http:\/\/\S+)$/m.exec(out);
-        if (line) {
-          clearTimeout(timer);
-          resolve(line[1]!);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`ds-server exited ${code}: ${err}`)));
-    });
+    // ds-server.ts prints its URL once it listens.
+    this.url = await child.waitForOutput(/^http:\/\/\S+$/m, 30_000);
   }
 
   /** Stops the server and starts it again on the same port and data dir. */
@@ -141,16 +121,10 @@ export class DurableStreamsSystem implements System {
   }
 
   rss() {
-    return this.child?.pid ? rssBytes(this.child.pid) : 0;
+    return this.child?.pid && this.child.running() ? rssBytes(this.child.pid) : 0;
   }
 
   async stop() {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(timer);
+    await this.child?.stop();
   }
 }

@@ -22,6 +22,27 @@ export function committed(bodies: readonly EventBody[], firstSeq = 1): SessionEv
   }));
 }
 
+/**
+ * Text deltas `from` … `to - 1` of message `messageId`, each `"d<i> "`: a stream whose text is
+ * known from its length (`textDeltas(m, 0, n).map((d) => d.delta).join('')`).
+ */
+export function textDeltas(
+  messageId: string,
+  from: number,
+  to: number,
+): Extract<RunnerEventBody, { type: 'text-delta' }>[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => ({
+    type: 'text-delta' as const,
+    messageId,
+    delta: `d${from + i} `,
+  }));
+}
+
+/** Seqs `from` … `to` inclusive, e.g. to compare the seqs a client received. */
+export function seqRange(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
 /** The state the shared reducer builds from these event bodies (seqs from 1). */
 export function stateFrom(
   bodies: readonly EventBody[],

@@ -15,8 +15,8 @@ export interface AgentSetup {
   speed: Speed;
   /** Pause between the demo agent's streamed chunks, ms. */
   demoChunkDelayMs?: number;
-  /** The demo agent waits after its opening message until interrupted (tests). */
-  demoHoldUntilInterrupt?: boolean;
+  /** The demo agent waits after its opening message until interrupted, in turns whose prompt contains this (tests). */
+  demoHoldOnPrompt?: string;
 }
 
 /**
@@ -29,7 +29,7 @@ export function createAgents(setup: AgentSetup): Agent[] {
   const agents: Agent[] = [
     new DemoAgent({
       ...(setup.demoChunkDelayMs !== undefined ? { chunkDelayMs: setup.demoChunkDelayMs } : {}),
-      ...(setup.demoHoldUntilInterrupt ? { holdUntilInterrupt: true } : {}),
+      ...(setup.demoHoldOnPrompt ? { holdOnPrompt: setup.demoHoldOnPrompt } : {}),
     }),
     new ReplayAgent({ recordings: setup.recordings, speed: setup.speed }),
     claudeCodeAgent({ env }),

@@ -68,8 +68,8 @@ export async function runRunner(
       recordings: path.resolve(options.recordings ?? process.cwd()),
       speed: options.speed ?? 1,
       ...(demoDelay ? { demoChunkDelayMs: Number(demoDelay) } : {}),
-      ...(process.env.KILN_DEMO_HOLD_UNTIL_INTERRUPT === '1'
-        ? { demoHoldUntilInterrupt: true }
+      ...(process.env.KILN_DEMO_HOLD_ON_PROMPT
+        ? { demoHoldOnPrompt: process.env.KILN_DEMO_HOLD_ON_PROMPT }
         : {}),
     }),
     ...(options.outbox ? { outboxPath: path.resolve(options.outbox) } : {}),

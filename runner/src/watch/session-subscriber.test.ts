@@ -1,4 +1,5 @@
 import type { SessionState } from '@kiln/protocol';
+import { textDeltas } from '@kiln/protocol/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IngestProducer } from '../ingest/producer';
 import { FakeKilnServer } from '../testing/fake-kiln-server';
@@ -14,7 +15,7 @@ beforeEach(async () => {
 
 afterEach(() => server.stop());
 
-const delta = (i: number) => ({ type: 'text-delta' as const, messageId: 'm1', delta: `${i} ` });
+const delta = (i: number) => textDeltas('m1', i, i + 1)[0]!;
 
 describe('SessionSubscriber', () => {
   it('resumes from its last seq after the socket drops, receiving every event once', async () => {
@@ -58,7 +59,7 @@ describe('SessionSubscriber', () => {
     producer.close();
 
     expect(server.hellos).toEqual([0, 3]);
-    expect(states.at(-1)?.messages.map((m) => m.text)).toEqual(['1 2 3 4 ']);
+    expect(states.at(-1)?.messages.map((m) => m.text)).toEqual(['d1 d2 d3 d4 ']);
     await expect(subscriber.done).resolves.toBeUndefined();
   });
 });

@@ -110,25 +110,41 @@ describe('demo agent', () => {
     expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
   });
 
-  it('with holdUntilInterrupt, waits after its opening message until the turn is interrupted', async () => {
-    const held = new DemoAgent({ chunkDelayMs: 0, holdUntilInterrupt: true });
+  /** Runs a turn of `held`, interrupting it once its opening message is done; its events. */
+  async function interruptAfterOpening(held: DemoAgent, turn: Parameters<typeof runTurn>[1]) {
     const controller = new AbortController();
-    const run = runTurn(
-      held,
-      { workspace: ws.root, prompt: PROMPT, signal: controller.signal },
-      (event) => {
-        // The opening message is done: the agent is now held; interrupt it on the next turn.
-        if (event.type === 'message-finish') setImmediate(() => controller.abort());
-      },
-    );
-    const error = await run.then(
+    const error = await runTurn(held, { ...turn, signal: controller.signal }, (event) => {
+      // The opening message is done: the agent is now held; interrupt it on the next turn.
+      if (event.type === 'message-finish') setImmediate(() => controller.abort());
+    }).then(
       () => undefined,
       (thrown: { run?: { events: RunnerEventBody[] } }) => thrown,
     );
-    const events = error?.run?.events ?? [];
-    expect(events.at(-1)?.type).toBe('message-finish');
+    return error?.run?.events ?? [];
+  }
+
+  it('with holdOnPrompt, waits after its opening message until the turn is interrupted, in first and follow-up turns whose prompt matches', async () => {
+    const held = new DemoAgent({ chunkDelayMs: 0, holdOnPrompt: 'garden' });
+    const first = await interruptAfterOpening(held, { workspace: ws.root, prompt: PROMPT });
+    expect(first.at(-1)?.type).toBe('message-finish');
     expect(
-      events.some((e) => e.type === 'tool-input-available' && e.toolName === 'write_file'),
+      first.some((e) => e.type === 'tool-input-available' && e.toolName === 'write_file'),
+    ).toBe(false);
+
+    // A prompt without the text runs through; a follow-up with it holds again.
+    const built = await runTurn(held, { workspace: ws.root, prompt: 'A page about owls' });
+    expect(built.state.turns[0]?.status).toBe('completed');
+    const followUp = await interruptAfterOpening(held, {
+      workspace: ws.root,
+      prompt: 'Add a garden section',
+      turnId: 'turn-2',
+      checkpoint: built.checkpoint,
+    });
+    expect(followUp.at(-1)?.type).toBe('message-finish');
+    // Nothing past the opening message: the page is not read, edited or rebuilt.
+    const fileTools = ['read_file', 'edit_file', 'write_file', 'run_command'];
+    expect(
+      followUp.some((e) => e.type === 'tool-input-available' && fileTools.includes(e.toolName)),
     ).toBe(false);
   });
 

@@ -53,10 +53,11 @@ export interface DemoAgentOptions {
   /** Pause between streamed chunks of about three words, ms; default 60. Use 0 in tests. */
   chunkDelayMs?: number;
   /**
-   * After the first turn's opening message, wait until the turn is interrupted (env
-   * `KILN_DEMO_HOLD_UNTIL_INTERRUPT=1`): a test's interrupt then lands mid-turn by construction.
+   * In a turn (first or follow-up) whose prompt contains this text, wait after the opening
+   * message until the turn is interrupted (env `KILN_DEMO_HOLD_ON_PROMPT`): a test's interrupt
+   * then lands mid-turn by construction, and the stack's other turns run normally.
    */
-  holdUntilInterrupt?: boolean;
+  holdOnPrompt?: string;
 }
 
 const SITE_FILES = ['index.html', 'styles.css', 'app.js', 'package.json', 'build.mjs'];
@@ -71,16 +72,17 @@ const SITE_FILES = ['index.html', 'styles.css', 'app.js', 'package.json', 'build
 export class DemoAgent implements Agent {
   readonly name = 'demo';
   private readonly chunkDelayMs: number;
-  private readonly holdUntilInterrupt: boolean;
+  private readonly holdOnPrompt: string | undefined;
 
   constructor(options: DemoAgentOptions = {}) {
     this.chunkDelayMs = options.chunkDelayMs ?? 60;
-    this.holdUntilInterrupt = options.holdUntilInterrupt ?? false;
+    this.holdOnPrompt = options.holdOnPrompt || undefined;
   }
 
   async run(ctx: TurnContext): Promise<void> {
     const previous = demoCheckpoint.safeParse(ctx.checkpoint);
-    const turn = new DemoTurn(ctx, this.chunkDelayMs, this.holdUntilInterrupt);
+    const hold = this.holdOnPrompt !== undefined && ctx.prompt.includes(this.holdOnPrompt);
+    const turn = new DemoTurn(ctx, this.chunkDelayMs, hold);
     if (previous.success) await turn.followUp(previous.data);
     else await turn.first();
   }
@@ -96,7 +98,8 @@ class DemoTurn {
   constructor(
     private readonly ctx: TurnContext,
     private readonly delayMs: number,
-    private readonly holdUntilInterrupt: boolean,
+    /** Wait after the opening message until interrupted. */
+    private readonly held: boolean,
   ) {
     this.tools = {
       workspace: ctx.workspace,
@@ -123,10 +126,7 @@ class DemoTurn {
     await this.say(
       `I'll build **${plan.title}**: a small static page with ${plan.headings.length} sections (${plan.headings.join(', ')}) and a list where you can add a ${plan.itemNoun}. Then I'll run a build that checks the files and copies them to \`dist/\`.`,
     );
-    if (this.holdUntilInterrupt) {
-      if (!this.ctx.signal.aborted) await once(this.ctx.signal, 'abort');
-      this.ctx.signal.throwIfAborted();
-    }
+    await this.holdIfAsked();
     await this.todos(todos, 1);
     await this.write('index.html', indexHtml(plan, prompt));
     await this.todos(todos, 2);
@@ -154,6 +154,7 @@ class DemoTurn {
     ];
     await this.todos(todos, 0);
     await this.say(`I'll add a **${heading}** section to the existing page and rebuild it.`);
+    await this.holdIfAsked();
     const page = await this.call(readFileTool, { path: 'index.html' });
     await this.todos(todos, 1);
     const html = page.ok ? page.value : undefined;
@@ -182,6 +183,13 @@ class DemoTurn {
     await this.todos(todos, todos.length);
     await this.say(this.summary(build, `Added "${heading}"`));
     this.finish({ ...state, turns: state.turns + 1, sections, files: SITE_FILES });
+  }
+
+  /** With `holdOnPrompt` matching, resolves never: throws once the turn is interrupted. */
+  private async holdIfAsked(): Promise<void> {
+    if (!this.held) return;
+    if (!this.ctx.signal.aborted) await once(this.ctx.signal, 'abort');
+    this.ctx.signal.throwIfAborted();
   }
 
   /** Runs `node build.mjs` and emits its diagnostics. */
