@@ -1,7 +1,6 @@
 import {
   createSessionState,
   type ErrorCode,
-  type EventBody,
   type IngestFrame,
   type IngestServerFrame,
   ingestFrame,
@@ -102,9 +101,28 @@ export class SessionRoom<S extends object, A extends IngestAttachment> {
     });
   }
 
-  /** Commits events the session itself writes (statuses, renames, prompts); returns them. */
-  append(bodies: readonly EventBody[]): Step<S, SessionEvent[]> {
-    return this.step(() => this.timeline.commit(bodies.map((body) => ({ body }))));
+  /**
+   * Appends a `session-status` (the hub's `queued` while no runner is free, `failed` when none
+   * can take the turn); nothing when the session already has that status and reason. Returns
+   * the status now.
+   */
+  appendStatus(status: 'queued' | 'failed', reason: string): Step<S, string> {
+    return this.step(() => {
+      const state = this.requireState();
+      if (state.status === status && state.statusReason === reason) return status;
+      this.timeline.commit([{ body: { type: 'session-status', status, reason } }]);
+      return status;
+    });
+  }
+
+  /** Appends a `session-renamed` (a person renamed the session); nothing for the same title. */
+  rename(title: string): Step<S> {
+    return this.step(() => {
+      if (this.requireState().title !== title) {
+        this.timeline.commit([{ body: { type: 'session-renamed', title } }]);
+      }
+      return undefined;
+    });
   }
 
   /**
