@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { planCatchUp } from '@kiln/channel';
+import { answerClose, closeQuietly, planCatchUp, sendQuietly } from '@kiln/channel';
 import {
   applyProjectEvent,
   createProjectState,
@@ -213,12 +213,12 @@ export class ProjectObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    answerClose(ws, code);
     this.broadcastPresence(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    closeQuietly(ws, 1011, 'socket error');
+    answerClose(ws, 'error');
     this.broadcastPresence(ws);
   }
 
@@ -322,21 +322,5 @@ export class ProjectObject extends DurableObject<Env> {
       this.state = createProjectState(projectId);
     }
     return this.state;
-  }
-}
-
-function sendQuietly(ws: WebSocket, frame: string): void {
-  try {
-    ws.send(frame);
-  } catch {
-    // The socket closed between the check and the send; its close handler cleans up.
-  }
-}
-
-function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed: nothing left to do.
   }
 }

@@ -1,4 +1,4 @@
-import { TokenBucket } from '@kiln/channel';
+import { closeQuietly, sendQuietly, TokenBucket } from '@kiln/channel';
 import {
   type ClientFrame,
   clientFrame,
@@ -75,22 +75,6 @@ export function viewerOf(attachment: SubscriberAttachment): Viewer {
     displayName: attachment.displayName,
     since: attachment.since,
   };
-}
-
-export function sendQuietly(ws: WebSocket, frame: string): void {
-  try {
-    ws.send(frame);
-  } catch {
-    // The socket closed between the check and the send; its close handler cleans up.
-  }
-}
-
-export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed: nothing left to do.
-  }
 }
 
 /** The `lagging` error's text (PROTOCOL.md §2, flow control). */

@@ -1,5 +1,12 @@
 import { DurableObject } from 'cloudflare:workers';
-import { eventFrames, Fanout, isUrgent, planCatchUp } from '@kiln/channel';
+import {
+  answerClose,
+  eventFrames,
+  Fanout,
+  isUrgent,
+  planCatchUp,
+  sendQuietly,
+} from '@kiln/channel';
 import {
   type ClientFrame,
   eventsPage,
@@ -18,7 +25,6 @@ import type { Env } from '../env';
 import { budgetRefusal, mayCatchUp, spend } from './catch-up-budget';
 import {
   clientFrameOf,
-  closeQuietly,
   LAGGING_MESSAGE,
   NAME_HEADER,
   PRINCIPAL_HEADER,
@@ -28,7 +34,6 @@ import {
   SHARD_INDEX_HEADER,
   type SubscriberAttachment,
   sendError,
-  sendQuietly,
   socketsOf,
   subscriberAttachment,
   tooManySockets,
@@ -172,12 +177,12 @@ export class ViewerShard extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    answerClose(ws, code);
     await this.onSocketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    closeQuietly(ws, 1011, 'socket error');
+    answerClose(ws, 'error');
     await this.onSocketGone(ws);
   }
 
