@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import {
   answerClose,
   closeQuietly,
+  errorFrame,
   eventFrames,
   Fanout,
   type IngestAttachment,
@@ -572,7 +573,9 @@ export class SessionObject extends DurableObject<Env> {
   private mayWrite(ws: WebSocket, attachment: Attachment): Promise<boolean> {
     const projectId = this.requireState().projectId;
     return recheckWrite(this.env.DB, projectId, ws, attachment, (message) =>
-      sendError(ws, 'forbidden', message, attachment.role === 'ingest'),
+      attachment.role === 'ingest'
+        ? sendQuietly(ws, toProducer(errorFrame('forbidden', message, true)))
+        : sendError(ws, 'forbidden', message, false),
     );
   }
 }
