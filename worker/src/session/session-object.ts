@@ -498,21 +498,28 @@ export class SessionObject extends DurableObject<Env> {
   // --- start-up and the room's effects ---
 
   /**
-   * Start-up, the partyserver way: under blockConcurrencyWhile (no event interleaves), run once;
-   * a failure is rethrown to the call that hit it and forgotten, so the next call tries again.
+   * Start-up, the partyserver way: under blockConcurrencyWhile (no event interleaves), once. A
+   * failure is caught inside it, so the platform does not reset the object, and rethrown to the
+   * call that hit it; it is not remembered, so the next call tries again.
    */
   private started(): Promise<void> {
-    this.starting ??= this.ctx
-      .blockConcurrencyWhile(async () => {
-        this.store.migrate();
-        this.shards.migrate();
-        const alarmAt = await this.ctx.storage.getAlarm();
-        this.apply(this.room.start(alarmAt, (headSeq) => this.writeThrough.behind(headSeq)));
-      })
-      .catch((error: unknown) => {
-        this.starting = undefined;
-        throw error;
+    this.starting ??= (async () => {
+      let failure: { error: unknown } | undefined;
+      await this.ctx.blockConcurrencyWhile(async () => {
+        try {
+          this.store.migrate();
+          this.shards.migrate();
+          const alarmAt = await this.ctx.storage.getAlarm();
+          this.apply(this.room.start(alarmAt, (headSeq) => this.writeThrough.behind(headSeq)));
+        } catch (error) {
+          failure = { error };
+        }
       });
+      if (failure) {
+        this.starting = undefined;
+        throw failure.error;
+      }
+    })();
     return this.starting;
   }
 
