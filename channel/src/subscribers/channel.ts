@@ -10,10 +10,11 @@ import {
 import type { z } from 'zod';
 import { type CatchUpSource, catchUp } from '../catch-up';
 import { Fanout } from '../fanout';
+import { closeQuietly, type Peer, sendQuietly } from '../peer';
 import { TokenBucket } from '../rate-limit';
+import { errorFrame } from '../session/ingest-frames';
 import { budgetRefusal, type CatchUpBudget, mayCatchUp, spend } from './catch-up-budget';
-import { commonFrame, errorFrame } from './outgoing';
-import { closeQuietly, type Peer, sendQuietly } from './peer';
+import { commonFrame } from './outgoing';
 import { PresenceBroadcaster, PresenceRoster } from './presence';
 
 /** What the channel keeps in a subscriber socket's attachment (it survives hibernation). */

@@ -1,7 +1,7 @@
 import { clientFrame, type SessionEvent } from '@kiln/protocol';
 import { isUrgent } from '../fanout';
+import type { Peer } from '../peer';
 import { type PresenceSource, SubscriberChannel, type SubscriberRecord } from './channel';
-import type { Peer } from './peer';
 
 /**
  * Test support: fake sockets and a channel over an in-memory log, in plain Node (the workerd

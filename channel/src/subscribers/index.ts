@@ -1,5 +1,4 @@
 export * from './catch-up-budget';
 export * from './channel';
 export * from './outgoing';
-export * from './peer';
 export * from './presence';

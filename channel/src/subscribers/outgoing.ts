@@ -26,11 +26,6 @@ export function commonFrame(frame: CommonFrame): string {
   return JSON.stringify(frame satisfies SessionServerFrame satisfies ProjectServerFrame);
 }
 
-/** An `error` frame (the same shape on every socket). */
-export function errorFrame(code: ErrorCode, message: string, fatal: boolean): ErrorFrame {
-  return { type: 'error', code, message, fatal };
-}
-
 /** SessionDO / viewer shard → subscriber: the first frame on a socket. */
 export function sessionReadyFrame(sessionId: string, headSeq: number, viewerId: string): string {
   return JSON.stringify({

@@ -5,8 +5,8 @@ import {
   type Viewer,
 } from '@kiln/protocol';
 import { flushWindowMs } from '../fanout';
+import { type Peer, sendQuietly } from '../peer';
 import { commonFrame } from './outgoing';
-import { type Peer, sendQuietly } from './peer';
 
 /**
  * Who watches a channel (PROTOCOL.md §2, presence), in the order they joined. Viewers come from

@@ -181,7 +181,7 @@ describe('IngestProducer', () => {
 
   it('a restarted producer that replays its run from seq 1 sends only what the server lacks', async () => {
     const events = deltas(12);
-    server.committed.push(...events.slice(0, 10)); // a previous process got this far
+    server.seed(events.slice(0, 10)); // a previous process got this far
     const p = producer({ producerEpoch: 2 });
     p.append(events.slice(0, 1));
     await p.flush(); // resolves once `ready {ackedProducerSeq: 10}` is in
@@ -244,7 +244,7 @@ describe('IngestProducer', () => {
       // A producer stored 12 events and the server committed the first 4, then it died before
       // the outbox learnt about any ack.
       await first.append('build-1', events);
-      server.committed.push(...events.slice(0, 4));
+      server.seed(events.slice(0, 4));
       first.close();
       const outbox = await Outbox.open(file);
       const epoch = await outbox.nextEpoch('build-1');

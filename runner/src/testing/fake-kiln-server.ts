@@ -1,13 +1,28 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { admitFrame, checkEvents, eventFrames, planCatchUp, TokenBucket } from '@kiln/channel';
+import {
+  ackFrame,
+  errorFrame,
+  eventFrames,
+  type IngestAttachment,
+  MemorySessionStore,
+  type Peer,
+  planCatchUp,
+  type RoomEffect,
+  SessionRoom,
+  TokenBucket,
+  toProducer,
+} from '@kiln/channel';
 import {
   applyEvents,
   clientFrame,
   createSessionState,
   type ErrorCode,
-  ingestFrame,
+  INTERRUPT_GRACE_MS,
+  type IngestFrame,
+  LEASE_GRACE_MS,
+  LEASE_MS,
   MAX_BAD_FRAMES,
   MAX_CLIENT_FRAMES_PER_SECOND,
   MAX_FRAME_BYTES,
@@ -17,28 +32,30 @@ import {
   REPLAY_ROUND_EVENTS,
   type RunnerEventBody,
   type SessionEvent,
+  STUCK_SESSION_MS,
 } from '@kiln/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 
-/** The one build the fake leases; an ingest `hello` for any other is refused (`no-lease`). */
+/** The one build the fake leases, and who holds it (every ingest socket connects as it). */
 const BUILD_ID = 'build-1';
+const HOLDER = 'runner:fake';
 
 /**
  * A minimal Kiln server for tests, on a free localhost port with real sockets: the build lease
- * (`POST /api/projects/:p/sessions/:s/builds`), the ingest socket following the SessionDO's
- * producer rules (the channel's `admitFrame` and `checkEvents`: duplicates dropped and acked
- * again, gaps refused with the expected seq; lower epochs and older connections fenced; frame
+ * (`POST /api/projects/:p/sessions/:s/builds`), the ingest socket run by the SessionDO's own
+ * `SessionRoom` over a `MemorySessionStore` (the same admission, fencing and refusals: duplicates
+ * re-acked, gaps refused with the expected seq, lower epochs and older connections fenced, frame
  * size and bad-frame limits), and the subscriber socket catching up from `hello.lastSeq` by the
  * SessionDO's plan (`planCatchUp`: rounds of `REPLAY_ROUND_EVENTS`, a snapshot past
  * `REPLAY_LIMIT`, `ahead-of-head`) under the same frame rate and bad-frame limits.
- * `fake-kiln-server.conformance.test.ts` holds it to PROTOCOL.md; what it leaves out (delta
- * coalescing — `committed` keeps one entry per producer seq —, late turn ends, `send`,
- * `interrupt`, `ack`, the ingest event rate) is declared there.
+ * `fake-kiln-server.conformance.test.ts` holds it to PROTOCOL.md; what it leaves out (subscribers
+ * see `committed`, one entry per producer seq, so no delta coalescing and no dropped late turn
+ * ends; `send`, `interrupt`, `ack`; lease timers) is declared there.
  * Knobs lose frames, kill sockets, hold acks and skip a seq, to exercise the clients' recovery.
  */
 export class FakeKilnServer extends EventEmitter {
-  /** Events committed, in producer-seq order; index i holds producer seq i + 1 and session seq i + 1. */
-  readonly committed: RunnerEventBody[] = [];
+  /** Events acked, in producer-seq order: index i holds producer seq i + 1 (and session seq i + 1). */
+  private readonly admitted: RunnerEventBody[] = [];
   /** Every `events` frame received, as parsed. */
   readonly frames: { firstProducerSeq: number; events: RunnerEventBody[]; bytes: number }[] = [];
   /** Frames that failed the protocol's `ingestFrame` schema. */
@@ -46,7 +63,6 @@ export class FakeKilnServer extends EventEmitter {
   /** Leases handed out, as `projectId/sessionId`. */
   readonly leases: string[] = [];
   token = 'secret-token';
-  epoch = 0;
   connections = 0;
   pings = 0;
   gapErrors = 0;
@@ -69,12 +85,63 @@ export class FakeKilnServer extends EventEmitter {
   private http: Server | undefined;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly subscribers = new Set<WebSocket>();
-  /** Ingest sockets that said `hello`; the newest fences the others. */
-  private readonly producers = new Set<WebSocket>();
   private deferred: WebSocket | undefined;
+  private readonly ingest = new Map<Peer, IngestAttachment>();
+  private readonly store = new MemorySessionStore();
+  private readonly room = new SessionRoom<Peer, IngestAttachment>({
+    store: this.store,
+    timing: {
+      leaseMs: LEASE_MS,
+      graceMs: LEASE_GRACE_MS,
+      interruptGraceMs: INTERRUPT_GRACE_MS,
+      stuckMs: STUCK_SESSION_MS,
+    },
+    newBuildId: () => BUILD_ID,
+    sockets: {
+      all: () => this.ingest.keys(),
+      attachment: (ws) => this.ingest.get(ws)!,
+      setAttachment: (ws, attachment) => this.ingest.set(ws, attachment),
+      lastPingAt: () => undefined,
+    },
+  });
+
+  constructor() {
+    super();
+    this.room.init('s1', 'p1');
+    // Its effects are an alarm for the lease check, which the fake never runs.
+    this.room.leaseBuild(HOLDER, 'demo', 'demo-model');
+  }
+
+  /** Events committed so far (a copy; use `seed` to pretend an earlier producer sent some). */
+  get committed(): readonly RunnerEventBody[] {
+    return [...this.admitted];
+  }
 
   get acked(): number {
-    return this.committed.length;
+    return this.admitted.length;
+  }
+
+  /** The build's producer epoch as the room holds it: a producer below it is fenced. */
+  get epoch(): number {
+    return this.build().epoch;
+  }
+
+  set epoch(epoch: number) {
+    this.store.putBuild({ ...this.build(), epoch });
+  }
+
+  /** Commits `events` as a previous producer process (epoch 0) would have, before the test. */
+  seed(events: readonly RunnerEventBody[]): void {
+    const previous: Peer = { send: () => {}, close: () => {} };
+    this.ingest.set(previous, { role: 'ingest', principal: HOLDER, badFrames: 0 });
+    this.room.onIngestFrame(previous, { type: 'hello', buildId: BUILD_ID, producerEpoch: 0 });
+    const frame: IngestFrame = {
+      type: 'events',
+      firstProducerSeq: this.acked + 1,
+      events: [...events],
+    };
+    this.admit(frame, this.room.onIngestFrame(previous, frame).effects);
+    this.ingest.delete(previous);
   }
 
   /** The http origin, once started. */
@@ -116,7 +183,7 @@ export class FakeKilnServer extends EventEmitter {
   /** Acks everything committed so far on the socket that is holding acks. */
   flushAcks(): void {
     this.unackedFrames = 0;
-    this.deferred?.send(JSON.stringify({ type: 'ack', producerSeq: this.acked }));
+    this.deferred?.send(toProducer(ackFrame(this.acked)));
   }
 
   /** Resolves when `check` holds (checked after every frame); rejects after `timeoutMs`. */
@@ -139,7 +206,7 @@ export class FakeKilnServer extends EventEmitter {
 
   /** Committed events from `from` (a session seq) on, with their envelope. */
   sessionEvents(from: number): SessionEvent[] {
-    return this.committed
+    return this.admitted
       .slice(from - 1)
       .map((body, i) => ({ ...body, seq: from + i, at: 1_000 + from + i }));
   }
@@ -178,95 +245,55 @@ export class FakeKilnServer extends EventEmitter {
 
   private acceptIngest(ws: WebSocket): void {
     this.connections++;
-    const refuse = refuser(ws);
-    let helloed = false;
-    ws.on('close', () => this.producers.delete(ws));
+    this.ingest.set(ws, { role: 'ingest', principal: HOLDER, badFrames: 0 });
+    ws.on('close', () => this.ingest.delete(ws));
     ws.on('message', (data) => {
       // Frames already buffered when a socket was killed are lost with it, as on a real drop.
       if (ws.readyState !== ws.OPEN) return;
       const text = data.toString();
-      if (Buffer.byteLength(text) > MAX_FRAME_BYTES) {
-        refuse('frame-too-large', `frames are limited to ${MAX_FRAME_BYTES} bytes`);
-        return;
-      }
-      const parsed = parseFrame(ingestFrame, text);
-      if (!parsed.ok) {
-        this.badFrames.push(parsed.message);
-        refuse('bad-frame', parsed.message);
-        return;
-      }
-      const frame = parsed.frame;
-      switch (frame.type) {
-        case 'ping':
-          this.pings++;
-          ws.send('{"type":"pong"}');
-          break;
-        case 'hello':
-          if (frame.buildId !== BUILD_ID) {
-            fatal(ws, 'no-lease', `build ${frame.buildId} is not leased to you`);
-            break;
+      const read = this.room.readIngest(ws, text);
+      const frame = read.value;
+      if (!frame) {
+        for (const effect of read.effects) {
+          if (effect.kind === 'send' && effect.frame.type === 'error') {
+            this.badFrames.push(effect.frame.message);
           }
-          if (frame.producerEpoch < this.epoch) {
-            fatal(ws, 'stale-epoch', 'older epoch');
-            break;
-          }
-          this.epoch = frame.producerEpoch;
-          // The newest connection for the build wins, as on the SessionDO.
-          for (const other of this.producers) {
-            if (other !== ws) fatal(other, 'stale-epoch', 'another producer took over');
-          }
-          this.producers.add(ws);
-          helloed = true;
-          ws.send(JSON.stringify({ type: 'ready', ackedProducerSeq: this.acked }));
-          break;
-        case 'events':
-          if (!helloed) {
-            refuse('bad-frame', 'send hello before events');
-            break;
-          }
-          this.onEvents(ws, frame.firstProducerSeq, frame.events, Buffer.byteLength(text), refuse);
-          break;
+        }
+        this.apply(read.effects);
+      } else if (frame.type === 'events') {
+        this.onEvents(ws, frame, Buffer.byteLength(text));
+      } else {
+        if (frame.type === 'ping') this.pings++;
+        this.apply(this.room.onIngestFrame(ws, frame).effects);
       }
       this.emit('frame');
     });
   }
 
-  private onEvents(
-    ws: WebSocket,
-    first: number,
-    events: RunnerEventBody[],
-    bytes: number,
-    refuse: Refuse,
-  ): void {
+  private onEvents(ws: WebSocket, frame: Extract<IngestFrame, { type: 'events' }>, bytes: number) {
     const index = this.frames.length;
-    this.frames.push({ firstProducerSeq: first, events, bytes });
+    const { firstProducerSeq, events } = frame;
+    this.frames.push({ firstProducerSeq, events, bytes });
     if (this.dropFrames.has(index)) return;
     if (this.rateLimitFrames.delete(index)) {
       this.rateLimited++;
-      ws.send(error('rate-limited', 'slow down', false, this.acked + 1));
+      ws.send(toProducer(errorFrame('rate-limited', 'slow down', false, this.acked + 1)));
       return;
     }
-    const admission = admitFrame(this.acked, first, events);
-    if (admission.kind === 'gap') {
-      this.gapErrors++;
-      ws.send(error('producer-gap', 'gap', false, admission.expectedProducerSeq));
+    const before = this.acked;
+    const effects = this.admit(frame, this.room.onIngestFrame(ws, frame).effects);
+    const ack = effects.find((e) => e.kind === 'send' && e.frame.type === 'ack');
+    if (!ack) {
+      this.apply(effects);
       return;
     }
-    if (admission.kind === 'duplicate') {
+    if (this.acked === before) {
       this.duplicateFrames++;
-      ws.send(JSON.stringify({ type: 'ack', producerSeq: admission.ackedProducerSeq }));
+      this.apply(effects);
       return;
     }
-    const bodies = admission.events.map((e) => e.body);
-    // Checkpoints are allowed: the fake stands for a runner's build.
-    const refusal = checkEvents(bodies, BUILD_ID, 'runner:fake');
-    if (refusal) {
-      refuse(refusal.code, refusal.message);
-      return;
-    }
-    const from = this.acked + 1;
-    this.committed.push(...bodies);
-    this.broadcast(from);
+    const rest = effects.filter((e) => e !== ack);
+    this.apply(rest);
     if (this.killAfterFrames.has(index)) {
       ws.terminate();
       return;
@@ -277,7 +304,44 @@ export class FakeKilnServer extends EventEmitter {
       this.maxUnackedFrames = Math.max(this.maxUnackedFrames, this.unackedFrames);
       return;
     }
-    ws.send(JSON.stringify({ type: 'ack', producerSeq: this.acked }));
+    this.apply([ack]);
+  }
+
+  /**
+   * Records what the room's ack says is now durable (the frame's events up to the acked producer
+   * seq, as sent: the room merges deltas in its log, the fake's subscribers see them unmerged),
+   * and passes the new events to the subscribers. Returns the effects.
+   */
+  private admit(
+    frame: Extract<IngestFrame, { type: 'events' }>,
+    effects: RoomEffect<Peer>[],
+  ): RoomEffect<Peer>[] {
+    for (const effect of effects) {
+      if (effect.kind !== 'send') continue;
+      if (effect.frame.type === 'error' && effect.frame.code === 'producer-gap') this.gapErrors++;
+      if (effect.frame.type !== 'ack' || effect.frame.producerSeq <= this.acked) continue;
+      const from = this.acked + 1;
+      const skip = from - frame.firstProducerSeq;
+      this.admitted.push(
+        ...frame.events.slice(skip, effect.frame.producerSeq - frame.firstProducerSeq + 1),
+      );
+      this.broadcast(from);
+    }
+    return effects;
+  }
+
+  /** Sends and closes as the room decided (its alarms and fan-out are not used here). */
+  private apply(effects: readonly RoomEffect<Peer>[]): void {
+    for (const effect of effects) {
+      if (effect.kind === 'send') effect.socket.send(toProducer(effect.frame));
+      else if (effect.kind === 'close') effect.socket.close(effect.code, effect.reason);
+    }
+  }
+
+  private build() {
+    const build = this.store.getBuild(BUILD_ID);
+    if (!build) throw new Error('the fake lost its build');
+    return build;
   }
 
   // --- subscribers ---

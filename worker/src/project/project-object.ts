@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
+  answerClose,
   closeQuietly,
   projectReadyFrame,
   projectSnapshotFrame,
@@ -188,12 +189,12 @@ export class ProjectObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    answerClose(ws, code);
     this.channel.gone(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    closeQuietly(ws, 1011, 'socket error');
+    answerClose(ws, 'error');
     this.channel.gone(ws);
   }
 

@@ -1,3 +1,4 @@
+import { sendQuietly } from '@kiln/channel';
 import type { HubServerFrame } from '@kiln/protocol';
 import type { RunnerSlot } from './dispatch';
 
@@ -64,22 +65,9 @@ export function runnerSlots(sockets: WebSocket[], load: Map<string, number>): Ru
   });
 }
 
-/** Sends a hub frame; a socket that closed meanwhile is left to its close handler. */
+/** Sends a hub frame; a socket that closed meanwhile is left to its close handler (it re-queues). */
 export function sendFrame(ws: WebSocket, frame: HubServerFrame): void {
-  try {
-    ws.send(JSON.stringify(frame));
-  } catch {
-    // The socket closed between the check and the send; its close handler re-queues.
-  }
-}
-
-/** Closes a socket, ignoring one that is already closed. */
-export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason);
-  } catch {
-    // Already closed: nothing left to do.
-  }
+  sendQuietly(ws, JSON.stringify(frame));
 }
 
 /**

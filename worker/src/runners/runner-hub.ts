@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { answerClose, closeQuietly } from '@kiln/channel';
 import {
   DISPATCH_SCAN_LIMIT,
   type HubServerFrame,
@@ -25,7 +26,6 @@ import {
 import { appendQueued, publishFinished, publishStatus, recordBuild } from './hub-records';
 import {
   attachmentOf,
-  closeQuietly,
   type LiveRunner,
   liveRunners,
   RUNNER_ID_HEADER,
@@ -193,12 +193,12 @@ export class RunnerHub extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    answerClose(ws, code);
     await this.onSocketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    closeQuietly(ws, 1011, 'socket error');
+    answerClose(ws, 'error');
     await this.onSocketGone(ws);
   }
 

@@ -1,35 +1,27 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
-  admitFrame,
-  checkEvents,
-  coalesceDeltas,
-  dropLateTurnEnds,
-  finishOrphanedTurn,
-  leaseActions,
+  answerClose,
+  closeQuietly,
+  errorFrame,
+  type IngestAttachment,
+  SessionRoom,
+  SqliteSessionStore,
+  type Step,
   sendQuietly,
   sessionReadyFrame,
-  TokenBucket,
+  toProducer,
 } from '@kiln/channel';
 import {
-  applyEvents,
   type ClientFrame,
   clientFrame,
-  createSessionState,
-  type ErrorCode,
-  type EventBody,
   type EventsPage,
   INTERRUPT_GRACE_MS,
-  type IngestFrame,
-  ingestFrame,
   LEASE_GRACE_MS,
   LEASE_MS,
-  MAX_INGEST_EVENTS_PER_SECOND,
   MAX_SOCKETS_PER_PRINCIPAL,
   PING_FRAME,
   PONG_FRAME,
   type PresenceView,
-  parseFrame,
-  type SessionEvent,
   type SessionState,
   SHARD_CAPACITY,
   SHARD_THRESHOLD,
@@ -44,7 +36,6 @@ import {
 } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
-import { EventLog, type TimerName } from './event-log';
 import {
   redactForViewers,
   type SessionSubscribers,
@@ -52,13 +43,10 @@ import {
 } from './session-subscribers';
 import { ShardRouter } from './shards';
 import {
-  closeQuietly,
-  frameText,
   NAME_HEADER,
   PRINCIPAL_HEADER,
   PROJECT_HEADER,
   ROLE_HEADER,
-  refuseFrame,
   SESSION_HEADER,
   type SubscriberAttachment,
   sendError,
@@ -69,11 +57,6 @@ import {
 } from './subscriber';
 import { type SessionHealth, WriteThrough } from './write-through';
 
-/** Events between stored state snapshots, so loading never re-reads the whole log. */
-const SNAPSHOT_EVERY = 1000;
-/** Delay before the D1 write-through runs after a commit: keeps D1 off the hot path. */
-const WRITE_THROUGH_DELAY_MS = 200;
-
 export {
   NAME_HEADER,
   PRINCIPAL_HEADER,
@@ -82,47 +65,53 @@ export {
   SESSION_HEADER,
 } from './subscriber';
 
-type Attachment =
-  | SubscriberAttachment
-  | {
-      role: 'ingest';
-      principal: string;
-      access: SocketPrincipal;
-      buildId?: string;
-      epoch?: number;
-      badFrames: number;
-    };
+/** A runner's (or `kiln replay`'s) socket: the room's fields and who holds it, for revocation. */
+type IngestSocket = IngestAttachment & { access: SocketPrincipal };
+type Attachment = SubscriberAttachment | IngestSocket;
 
 export type { SessionHealth } from './write-through';
 
 /**
- * One generation session (DESIGN §4): the ordered event log in DO SQLite, the live subscriber and
- * runner sockets (WebSocket Hibernation API), and the write-through of projections to D1.
+ * One generation session (DESIGN §4): the runtime glue around a `SessionRoom` (@kiln/channel),
+ * which holds the producer protocol, leases, commits and timers. This object owns the DO SQLite
+ * store, the sockets (WebSocket Hibernation API), the one alarm, the subscribers' catch-up and
+ * fan-out, and the write-through of projections to D1.
  */
 export class SessionObject extends DurableObject<Env> {
-  private readonly log: EventLog;
-  private state: SessionState | null = null;
+  private readonly store: SqliteSessionStore;
+  private readonly log: SqliteSessionStore['log'];
+  private readonly room: SessionRoom<WebSocket, IngestSocket>;
   /** Subscriber sockets: catch-up, fan-out, refusal of bad frames, presence. */
   private readonly subscribers: SessionSubscribers;
-  /** When the platform alarm is set for; the earliest of the `timers` table. */
-  private alarmAt: number | null = null;
-  private readonly buckets = new WeakMap<WebSocket, TokenBucket>();
   private readonly timing: ReturnType<typeof timingFrom>;
   /** D1, a field so tests can put a failing binding in its place. */
   private d1: D1Database;
   private readonly writeThrough: WriteThrough;
   private readonly shards: ShardRouter;
+  /** Start-up (tables, alarm, state), run once under blockConcurrencyWhile; see `started`. */
+  private starting: Promise<void> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    this.log = new EventLog(ctx.storage.sql);
+    this.store = new SqliteSessionStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
+    this.log = this.store.log;
     this.d1 = env.DB;
     this.timing = timingFrom(env);
-    this.writeThrough = new WriteThrough(this.log, env, () => this.d1);
+    this.room = new SessionRoom({
+      store: this.store,
+      timing: this.timing,
+      sockets: {
+        all: () => ctx.getWebSockets('ingest'),
+        attachment: (ws) => ws.deserializeAttachment() as IngestSocket,
+        setAttachment: (ws, attachment) => ws.serializeAttachment(attachment),
+        lastPingAt: (ws) => ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime(),
+      },
+    });
+    this.writeThrough = new WriteThrough(this.store, env, () => this.d1);
     this.shards = new ShardRouter(
-      this.log,
+      ctx.storage.sql,
       env,
       () => this.requireState().sessionId,
       this.timing.shardCapacity,
@@ -133,40 +122,19 @@ export class SessionObject extends DurableObject<Env> {
       shards: this.shards,
       state: () => this.requireState(),
     });
-    void ctx.blockConcurrencyWhile(async () => {
-      this.log.migrate();
-      this.alarmAt = await ctx.storage.getAlarm();
-      this.state = this.load();
-    });
   }
 
   // --- RPC (called by the worker after it has authorized the caller) ---
 
   /** Creates the session's state on first use; later calls are no-ops. */
   async init(sessionId: string, projectId: string): Promise<void> {
-    if (this.state) return;
-    this.log.setMeta('sessionId', sessionId);
-    this.log.setMeta('projectId', projectId);
-    this.state = createSessionState(sessionId, projectId);
+    await this.started();
+    this.room.init(sessionId, projectId);
   }
 
   /** Leases a new build to `holder` (`user:<id>` or `runner:<id>`); returns its id and expiry. */
   async leaseBuild(holder: string, agent: string, model: string) {
-    this.requireState();
-    const buildId = crypto.randomUUID();
-    const leaseExpiresAt = Date.now() + this.timing.leaseMs;
-    this.log.putBuild({
-      buildId,
-      holder,
-      agent,
-      model,
-      epoch: -1,
-      ackedProducerSeq: 0,
-      leaseExpiresAt,
-      status: 'leased',
-    });
-    this.setTimer('lease', leaseExpiresAt);
-    return { buildId, leaseExpiresAt };
+    return this.run(() => this.room.leaseBuild(holder, agent, model));
   }
 
   /**
@@ -175,12 +143,7 @@ export class SessionObject extends DurableObject<Env> {
    * whether it finished one.
    */
   async sweepIfStuck(now = Date.now()): Promise<boolean> {
-    const state = this.state;
-    if (!state || now - state.updatedAt < this.timing.stuckMs) return false;
-    const finish = finishOrphanedTurn(state, undefined, 'stuck', now);
-    if (!finish) return false;
-    this.commit([{ body: finish }], () => {});
-    return true;
+    return this.run(() => this.room.sweepIfStuck(now));
   }
 
   /**
@@ -193,27 +156,19 @@ export class SessionObject extends DurableObject<Env> {
     text: string,
     authorId: string,
   ): Promise<{ messageId: string; seq: number; created: boolean }> {
-    const state = this.requireState();
-    const existing = state.messages.find((m) => m.clientMessageId === clientMessageId);
-    if (existing) return { messageId: existing.messageId, seq: existing.seq, created: false };
-    const messageId = `msg_${clientMessageId}`;
-    const [event] = this.commit(
-      [{ body: { type: 'user-message', messageId, clientMessageId, text, authorId } }],
-      () => {},
-    );
-    this.commandRunners({ kind: 'user-message', messageId, text });
-    return { messageId, seq: event!.seq, created: true };
+    return this.run(() => this.room.appendUserMessage(clientMessageId, text, authorId));
   }
 
   /** For viewer shards: the state at head, for a snapshot frame. */
   async viewerSnapshot(): Promise<{ seq: number; state: SessionState }> {
+    await this.started();
     const state = this.requireState();
     return { seq: state.headSeq, state };
   }
 
   /** For viewer shards: a subscriber's interrupt; returns why not, if it could not. */
   async interruptTurn(): Promise<string | undefined> {
-    return this.interruptRunningTurn();
+    return this.run(() => this.room.interrupt());
   }
 
   /**
@@ -221,6 +176,7 @@ export class SessionObject extends DurableObject<Env> {
    * merged view reaches every shard through `deliverPresence`; it is also returned.
    */
   async shardReport(index: number, closed: number, viewers: Viewer[]): Promise<PresenceView> {
+    await this.started();
     this.shards.report(index, closed, viewers);
     return this.subscribers.reportViewers(`shard:${index}`, viewers);
   }
@@ -231,7 +187,8 @@ export class SessionObject extends DurableObject<Env> {
    * log rather than D1's write-through, which may lag the turn's end.
    */
   async lastCheckpoint(): Promise<{ turnId: string; agent: string; state: string } | null> {
-    const event = this.log.lastCheckpoint();
+    await this.started();
+    const event = this.room.lastCheckpoint();
     // As JSON text: RPC would flatten an opaque `unknown` state to never.
     return event
       ? { turnId: event.turnId, agent: event.agent, state: JSON.stringify(event.state ?? null) }
@@ -239,36 +196,23 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   async getState(): Promise<SessionState | null> {
+    await this.started();
     return this.state;
   }
 
-  /**
-   * Appends a `session-status` event (the hub's `queued` while no runner is free, `failed` when no
-   * runner can take the turn); no-op when the session already has that status and reason.
-   * Returns the status now.
-   */
+  /** Appends a `session-status` unless the session has it already; returns the status now. */
   async appendStatus(status: 'queued' | 'failed', reason: string): Promise<string> {
-    const state = this.requireState();
-    if (state.status === status && state.statusReason === reason) return status;
-    this.commit([{ body: { type: 'session-status', status, reason } }], () => {});
-    return status;
+    return this.run(() => this.room.appendStatus(status, reason));
   }
 
   /** Appends a `session-renamed` (a person renamed the session); no-op for the same title. */
   async rename(title: string): Promise<void> {
-    const state = this.requireState();
-    if (state.title === title) return;
-    this.commit([{ body: { type: 'session-renamed', title } }], () => {});
+    return this.run(() => this.room.rename(title));
   }
 
   /** `POST …/interrupt`: like the socket's `interrupt`; false when no turn is running. */
   async requestInterrupt(): Promise<boolean> {
-    const turn = this.requireState().turns.findLast((t) => t.status === 'running');
-    if (!turn) return false;
-    this.commandRunners({ kind: 'interrupt' });
-    this.log.setMeta('interruptTurnId', turn.turnId);
-    this.setTimer('interrupt', Date.now() + this.timing.interruptGraceMs);
-    return true;
+    return (await this.run(() => this.room.interrupt())) === undefined;
   }
 
   /**
@@ -276,11 +220,11 @@ export class SessionObject extends DurableObject<Env> {
    * viewer shards. Returns how many sockets of the revoked person remain (0: forget this object).
    */
   async revoke(change: Revocation): Promise<number> {
-    const projectId = this.log.getMeta('projectId') ?? undefined;
+    await this.started();
     const { closed, remaining } = applyRevocation(
       this.ctx.getWebSockets(),
       (a) => ((a as Attachment).role === 'ingest' ? 'ingest' : 'subscriber'),
-      projectId,
+      this.store.getMeta('projectId'),
       change,
     );
     for (const ws of closed) this.onSocketGone(ws);
@@ -289,14 +233,18 @@ export class SessionObject extends DurableObject<Env> {
 
   /** Closes every socket and deletes the log (the session was deleted). */
   async destroy(): Promise<void> {
+    await this.started();
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 1000, 'session deleted');
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.state = null;
+    this.room.reset();
+    // The next call creates the tables again.
+    this.starting = undefined;
   }
 
   /** Up to `limit` events after `after`, with checkpoint state removed. */
   async getEvents(after: number, limit: number): Promise<EventsPage> {
+    await this.started();
     const state = this.requireState();
     const events = this.log.read(after, limit).map(redactForViewers);
     const last = events[events.length - 1];
@@ -305,6 +253,7 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   async getHealth(): Promise<SessionHealth> {
+    await this.started();
     return this.writeThrough.health(this.state?.headSeq ?? 0);
   }
 
@@ -355,59 +304,41 @@ export class SessionObject extends DurableObject<Env> {
   // --- WebSocket Hibernation API ---
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.started();
     const attachment = ws.deserializeAttachment() as Attachment;
     if (attachment.role === 'subscriber') {
       const frame = this.subscribers.read(ws, message, clientFrame);
       if (frame) await this.onClientFrame(ws, attachment, frame);
       return;
     }
-    const text = frameText(ws, attachment, message);
-    if (text === undefined) return;
-    const parsed = parseFrame(ingestFrame, text);
-    if (!parsed.ok) {
-      refuseFrame(ws, attachment, 'bad-frame', parsed.message);
-      return;
-    }
-    if (parsed.frame.type === 'hello' && !(await this.mayWrite(ws, attachment))) return;
-    this.onIngestFrame(ws, attachment, parsed.frame);
+    const frame = this.apply(this.room.readIngest(ws, message));
+    if (!frame) return;
+    if (frame.type === 'hello' && !(await this.mayWrite(ws, attachment))) return;
+    this.apply(this.room.onIngestFrame(ws, frame));
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    // The peer closed; complete the closing handshake (1005/1006 cannot be sent back).
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    await this.started();
+    answerClose(ws, code);
     this.onSocketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    closeQuietly(ws, 1011, 'socket error');
+    await this.started();
+    answerClose(ws, 'error');
     this.onSocketGone(ws);
   }
 
   // --- alarm: every timer (D1 write-through, leases, interrupt deadline) ---
 
+  /** Runs the due timers; throws (so the platform retries) if a commit fails. */
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
-    const now = Date.now();
-    for (const timer of this.log.takeDueTimers(now)) {
-      switch (timer) {
-        case 'write-through': {
-          const retryIn = this.state ? await this.writeThrough.run(this.state) : undefined;
-          if (retryIn !== undefined) this.setTimer('write-through', Date.now() + retryIn);
-          break;
-        }
-        case 'lease':
-          this.checkLeases(now);
-          break;
-        case 'interrupt':
-          this.enforceInterrupt(now);
-          break;
-        default: {
-          const unknown: never = timer;
-          console.error(`unknown timer ${String(unknown)}`);
-        }
-      }
-    }
-    await this.syncAlarm();
+    await this.started();
+    const { writeThrough } = this.apply(this.room.tick());
+    const state = this.state;
+    if (!writeThrough || !state) return;
+    const retryIn = await this.writeThrough.run(state);
+    if (retryIn !== undefined) this.apply(this.room.retryWriteThrough(Date.now() + retryIn));
   }
 
   // --- subscribers ---
@@ -453,329 +384,91 @@ export class SessionObject extends DurableObject<Env> {
     if (attachment?.role === 'subscriber') this.subscribers.gone(ws);
   }
 
-  /** The ingest socket's events-per-second bucket (in memory; full again after hibernation). */
-  private ingestBucket(ws: WebSocket): TokenBucket {
-    let bucket = this.buckets.get(ws);
-    if (!bucket) {
-      bucket = new TokenBucket(
-        MAX_INGEST_EVENTS_PER_SECOND,
-        MAX_INGEST_EVENTS_PER_SECOND * 2,
-        Date.now(),
-      );
-      this.buckets.set(ws, bucket);
-    }
-    return bucket;
-  }
-
-  // --- runners ---
-
-  private onIngestFrame(
-    ws: WebSocket,
-    attachment: Extract<Attachment, { role: 'ingest' }>,
-    frame: IngestFrame,
-  ): void {
-    switch (frame.type) {
-      case 'ping':
-        this.send(ws, { type: 'pong' });
-        return;
-      case 'hello':
-        this.onIngestHello(ws, attachment, frame.buildId, frame.producerEpoch);
-        return;
-      case 'events': {
-        const { buildId, epoch } = attachment;
-        if (buildId === undefined || epoch === undefined) {
-          refuseFrame(ws, attachment, 'bad-frame', 'send hello before events');
-          return;
-        }
-        const build = this.log.getBuild(buildId);
-        if (!build || build.epoch !== epoch) {
-          this.fatal(ws, 'stale-epoch', 'a newer producer took over this build');
-          return;
-        }
-        if (build.status !== 'leased' && build.status !== 'expired') {
-          this.fatal(ws, 'no-lease', `build ${buildId} is ${build.status}`);
-          return;
-        }
-        if (!this.ingestBucket(ws).take(frame.events.length, Date.now())) {
-          sendError(
-            ws,
-            'rate-limited',
-            `at most ${MAX_INGEST_EVENTS_PER_SECOND} events per second; resend after a pause`,
-            false,
-            build.ackedProducerSeq + 1,
-          );
-          return;
-        }
-        const admission = admitFrame(build.ackedProducerSeq, frame.firstProducerSeq, frame.events);
-        switch (admission.kind) {
-          case 'gap':
-            sendError(
-              ws,
-              'producer-gap',
-              `expected producer seq ${admission.expectedProducerSeq}, got ${frame.firstProducerSeq}`,
-              false,
-              admission.expectedProducerSeq,
-            );
-            return;
-          case 'duplicate':
-            this.send(ws, { type: 'ack', producerSeq: admission.ackedProducerSeq });
-            return;
-          case 'append': {
-            const refusal = checkEvents(
-              admission.events.map((e) => e.body),
-              buildId,
-              build.holder,
-            );
-            if (refusal) {
-              refuseFrame(ws, attachment, refusal.code, refusal.message);
-              return;
-            }
-            const lastProducerSeq = admission.events[admission.events.length - 1]!.producerSeq;
-            const leaseExpiresAt = Date.now() + this.timing.leaseMs;
-            this.commit(
-              dropLateTurnEnds(this.requireState(), coalesceDeltas(admission.events)).map((e) => ({
-                ...e,
-                buildId,
-              })),
-              () =>
-                this.log.putBuild({
-                  ...build,
-                  status: 'leased',
-                  ackedProducerSeq: lastProducerSeq,
-                  leaseExpiresAt,
-                }),
-            );
-            this.setTimer('lease', leaseExpiresAt);
-            this.send(ws, { type: 'ack', producerSeq: lastProducerSeq });
-            return;
-          }
-          default: {
-            const unknown: never = admission;
-            throw new Error(`unhandled admission ${JSON.stringify(unknown)}`);
-          }
-        }
-      }
-      default: {
-        const unknown: never = frame;
-        throw new Error(`unhandled ingest frame ${JSON.stringify(unknown)}`);
-      }
-    }
-  }
-
-  private onIngestHello(
-    ws: WebSocket,
-    attachment: Extract<Attachment, { role: 'ingest' }>,
-    buildId: string,
-    epoch: number,
-  ): void {
-    const build = this.log.getBuild(buildId);
-    // A build whose lease expired may come back within its grace period and continue.
-    const open = build?.status === 'leased' || build?.status === 'expired';
-    if (!build || build.holder !== attachment.principal || !open) {
-      this.fatal(ws, 'no-lease', `build ${buildId} is not leased to you`);
-      return;
-    }
-    if (epoch < build.epoch) {
-      this.fatal(ws, 'stale-epoch', `producer epoch ${epoch} is older than ${build.epoch}`);
-      return;
-    }
-    // The newest connection for a build wins: an older socket (a zombie, or a half-open
-    // connection the producer already gave up on) is fenced off.
-    for (const other of this.ctx.getWebSockets('ingest')) {
-      if (other === ws) continue;
-      const a = other.deserializeAttachment() as Attachment;
-      if (a.role === 'ingest' && a.buildId === buildId) {
-        this.fatal(other, 'stale-epoch', 'another producer connection took over this build');
-      }
-    }
-    const leaseExpiresAt = Date.now() + this.timing.leaseMs;
-    this.log.putBuild({ ...build, epoch, status: 'leased', leaseExpiresAt });
-    this.setTimer('lease', leaseExpiresAt);
-    ws.serializeAttachment({ ...attachment, buildId, epoch });
-    this.send(ws, { type: 'ready', ackedProducerSeq: build.ackedProducerSeq });
-  }
-
-  private interrupt(ws: WebSocket): void {
-    const refusal = this.interruptRunningTurn();
-    if (refusal) sendError(ws, 'conflict', refusal, false);
-  }
+  // --- start-up and the room's effects ---
 
   /**
-   * Asks the runner to stop; if the turn is still running after the grace period, ends it.
-   * Returns why it could not, if it could not.
+   * Start-up, the partyserver way: under blockConcurrencyWhile (no event interleaves), once. A
+   * failure is caught inside it, so the platform does not reset the object, and rethrown to the
+   * call that hit it; it is not remembered, so the next call tries again.
    */
-  private interruptRunningTurn(): string | undefined {
-    const turn = this.requireState().turns.findLast((t) => t.status === 'running');
-    if (!turn) return 'no turn is running';
-    this.commandRunners({ kind: 'interrupt' });
-    this.log.setMeta('interruptTurnId', turn.turnId);
-    this.setTimer('interrupt', Date.now() + this.timing.interruptGraceMs);
-    return undefined;
-  }
-
-  private enforceInterrupt(now: number): void {
-    const turnId = this.log.getMeta('interruptTurnId');
-    this.log.deleteMeta('interruptTurnId');
-    const state = this.requireState();
-    const turn = state.turns.find((t) => t.turnId === turnId);
-    if (turn?.status !== 'running') return;
-    const finish = finishOrphanedTurn(state, turn.buildId, 'interrupted', now);
-    if (finish) this.commit([{ body: finish }], () => {});
-  }
-
-  /** Applies lease expiry, renewal by auto-answered pings, and loss after the grace period. */
-  private checkLeases(now: number): void {
-    const builds = this.log.openBuilds();
-    const lastPing = new Map<string, number>();
-    for (const ws of this.ctx.getWebSockets('ingest')) {
-      const a = ws.deserializeAttachment() as Attachment;
-      const at = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
-      if (a.role === 'ingest' && a.buildId && at) {
-        lastPing.set(a.buildId, Math.max(at, lastPing.get(a.buildId) ?? 0));
-      }
-    }
-    const { actions, nextCheckAt } = leaseActions(
-      builds.map((b) => ({ ...b, lastPingAt: lastPing.get(b.buildId) })),
-      now,
-      this.timing.leaseMs,
-      this.timing.graceMs,
-    );
-    for (const action of actions) {
-      const build = builds.find((b) => b.buildId === action.buildId)!;
-      switch (action.kind) {
-        case 'renew':
-          this.log.putBuild({ ...build, leaseExpiresAt: action.leaseExpiresAt });
-          break;
-        case 'expire':
-          this.log.putBuild({ ...build, status: 'expired', leaseExpiresAt: action.graceUntil });
-          break;
-        case 'lose': {
-          const finish = finishOrphanedTurn(this.requireState(), build.buildId, 'runner-lost', now);
-          this.commit(finish ? [{ body: finish }] : [], () =>
-            this.log.putBuild({ ...build, status: 'lost' }),
-          );
-          for (const ws of this.ctx.getWebSockets('ingest')) {
-            const a = ws.deserializeAttachment() as Attachment;
-            if (a.role === 'ingest' && a.buildId === build.buildId) {
-              this.fatal(ws, 'no-lease', 'the lease on this build was lost');
-            }
-          }
-          break;
+  private started(): Promise<void> {
+    this.starting ??= (async () => {
+      let failure: { error: unknown } | undefined;
+      await this.ctx.blockConcurrencyWhile(async () => {
+        try {
+          this.store.migrate();
+          this.shards.migrate();
+          const alarmAt = await this.ctx.storage.getAlarm();
+          this.apply(this.room.start(alarmAt, (headSeq) => this.writeThrough.behind(headSeq)));
+        } catch (error) {
+          failure = { error };
         }
+      });
+      if (failure) {
+        this.starting = undefined;
+        throw failure.error;
+      }
+    })();
+    return this.starting;
+  }
+
+  /** Starts up if needed, then hands the room a call and applies what it decided. */
+  private async run<T>(call: () => Step<WebSocket, T>): Promise<T> {
+    await this.started();
+    return this.apply(call());
+  }
+
+  /** Carries out what the room decided, in order; returns the room's result. */
+  private apply<T>(step: Step<WebSocket, T>): T {
+    for (const effect of step.effects) {
+      switch (effect.kind) {
+        case 'send':
+          sendQuietly(effect.socket, toProducer(effect.frame));
+          break;
+        case 'close':
+          closeQuietly(effect.socket, effect.code, effect.reason);
+          break;
+        case 'publish':
+          this.subscribers.publish(effect.events);
+          break;
+        case 'alarm':
+          // Not awaited: the output gate holds every reply until this write is durable, and a
+          // failed write resets the object, so no caller sees a state whose alarm was lost.
+          void this.ctx.storage.setAlarm(effect.at);
+          break;
         default: {
-          const unknown: never = action;
-          throw new Error(`unhandled lease action ${JSON.stringify(unknown)}`);
+          const unknown: never = effect;
+          throw new Error(`unhandled room effect ${JSON.stringify(unknown)}`);
         }
       }
     }
-    if (nextCheckAt !== undefined) this.setTimer('lease', nextCheckAt);
+    return step.value;
   }
 
-  private commandRunners(
-    command: { kind: 'interrupt' } | { kind: 'user-message'; messageId: string; text: string },
-  ): void {
-    const frame = JSON.stringify({ type: 'command', command });
-    for (const ws of this.ctx.getWebSockets('ingest')) sendQuietly(ws, frame);
-  }
-
-  // --- the log ---
-
-  /**
-   * Assigns seqs, stores the events and runs `alsoInTransaction` (producer state) in one
-   * transaction, then applies them to the state, broadcasts them and schedules the D1
-   * write-through.
-   */
-  private commit(
-    events: readonly { body: EventBody; buildId?: string; producerSeq?: number }[],
-    alsoInTransaction: () => void,
-  ): SessionEvent[] {
-    const state = this.requireState();
-    const at = Date.now();
-    if (events.length === 0) {
-      this.ctx.storage.transactionSync(alsoInTransaction);
-      return [];
-    }
-    const committed = this.ctx.storage.transactionSync(() => {
-      const stored = this.log.append(
-        events.map((e) => ({ body: e.body, at, buildId: e.buildId, producerSeq: e.producerSeq })),
-        state.headSeq + 1,
-      );
-      alsoInTransaction();
-      return stored;
-    });
-    this.state = applyEvents(state, committed);
-    if (this.state.headSeq - this.log.latestSnapshotSeq() >= SNAPSHOT_EVERY) {
-      this.log.putSnapshot(this.state);
-    }
-    this.subscribers.publish(committed);
-    this.scheduleWriteThrough();
-    return committed;
-  }
-
-  private load(): SessionState | null {
-    const sessionId = this.log.getMeta('sessionId');
-    const projectId = this.log.getMeta('projectId');
-    if (!sessionId || !projectId) return null;
-    let state = this.log.latestSnapshot() ?? createSessionState(sessionId, projectId);
-    for (;;) {
-      const events = this.log.read(state.headSeq, 5000);
-      if (events.length === 0) break;
-      state = applyEvents(state, events);
-    }
-    if (this.writeThrough.behind(state.headSeq)) this.scheduleWriteThrough();
-    return state;
+  private get state(): SessionState | null {
+    return this.room.state;
   }
 
   private requireState(): SessionState {
-    if (!this.state) throw new Error('session is not initialized');
-    return this.state;
+    return this.room.requireState();
   }
 
-  // --- D1 write-through ---
-
-  private scheduleWriteThrough(): void {
-    if (this.log.timerDueAt('write-through') !== undefined) return;
-    this.setTimer('write-through', Date.now() + WRITE_THROUGH_DELAY_MS);
-  }
-
-  // --- timers: one alarm, due times in the `timers` table ---
-
-  /** Sets (or moves) a timer; the alarm is moved earlier if needed. */
-  private setTimer(name: TimerName, dueAt: number): void {
-    this.log.setTimer(name, dueAt);
-    if (this.alarmAt === null || dueAt < this.alarmAt) {
-      this.alarmAt = dueAt;
-      void this.ctx.storage.setAlarm(dueAt);
-    }
-  }
-
-  /** Points the alarm at the earliest timer left (after an alarm ran). */
-  private async syncAlarm(): Promise<void> {
-    const next = this.log.nextTimerAt();
-    if (next === undefined) return;
-    if (this.alarmAt === null || next < this.alarmAt) {
-      this.alarmAt = next;
-      await this.ctx.storage.setAlarm(next);
-    }
+  /** A subscriber's `interrupt`; told why, if no turn is running. */
+  private interrupt(ws: WebSocket): void {
+    const refusal = this.apply(this.room.interrupt());
+    if (refusal) sendError(ws, 'conflict', refusal, false);
   }
 
   // --- helpers ---
-
-  private send(ws: WebSocket, frame: object): void {
-    sendQuietly(ws, JSON.stringify(frame));
-  }
 
   /** Re-checks a person's current role before a write frame (send, interrupt, ingest hello). */
   private mayWrite(ws: WebSocket, attachment: Attachment): Promise<boolean> {
     const projectId = this.requireState().projectId;
     return recheckWrite(this.env.DB, projectId, ws, attachment, (message) =>
-      sendError(ws, 'forbidden', message, attachment.role === 'ingest'),
+      attachment.role === 'ingest'
+        ? sendQuietly(ws, toProducer(errorFrame('forbidden', message, true)))
+        : sendError(ws, 'forbidden', message, false),
     );
-  }
-
-  private fatal(ws: WebSocket, code: ErrorCode, message: string): void {
-    sendError(ws, code, message, true);
-    closeQuietly(ws, 1008, code);
   }
 }
 

@@ -1,6 +1,10 @@
-import { isUrgent, SubscriberChannel, sessionSnapshotFrame } from '@kiln/channel';
+import {
+  isUrgent,
+  type SessionStore,
+  SubscriberChannel,
+  sessionSnapshotFrame,
+} from '@kiln/channel';
 import type { SessionEvent, SessionState } from '@kiln/protocol';
-import type { EventLog } from './event-log';
 import type { ShardRouter } from './shards';
 import type { SubscriberAttachment } from './subscriber';
 
@@ -19,7 +23,7 @@ export type SessionSubscribers = SubscriberChannel<
  */
 export function sessionSubscribers(init: {
   ctx: DurableObjectState;
-  log: EventLog;
+  log: SessionStore['log'];
   shards: ShardRouter;
   /** The session's state at head (throws when the session is not initialized). */
   state: () => SessionState;
@@ -49,7 +53,7 @@ export function sessionSubscribers(init: {
       kind: 'roster',
       // Who watches through shards survives a wake in the `shards` table.
       restore: (roster) => {
-        for (const shard of log.shards()) roster.replace(`shard:${shard.index}`, shard.viewers);
+        for (const shard of shards.rows()) roster.replace(`shard:${shard.index}`, shard.viewers);
       },
       forward: (view) => shards.sendPresence(view),
     },

@@ -1,8 +1,6 @@
-import { closeQuietly, type SubscriberRecord, sendQuietly } from '@kiln/channel';
-import { type ErrorCode, type ErrorFrame, MAX_BAD_FRAMES, MAX_FRAME_BYTES } from '@kiln/protocol';
+import { errorFrame, type SubscriberRecord, sendQuietly } from '@kiln/channel';
+import type { ErrorCode } from '@kiln/protocol';
 import type { SocketPrincipal } from '../auth/socket-access';
-
-export { closeQuietly } from '@kiln/channel';
 
 /** Headers the worker sets after authenticating a socket upgrade (never trusted from clients). */
 export const PRINCIPAL_HEADER = 'x-kiln-principal';
@@ -63,58 +61,7 @@ export function sendError(
   fatal: boolean,
   expectedProducerSeq?: number,
 ): void {
-  const frame: ErrorFrame =
-    expectedProducerSeq === undefined
-      ? { type: 'error', code, message, fatal }
-      : { type: 'error', code, message, fatal, expectedProducerSeq };
-  sendQuietly(ws, JSON.stringify(frame));
-}
-
-/**
- * Answers a refused frame with `error` (nothing of it is applied); the socket's
- * `MAX_BAD_FRAMES + 1`th refusal is fatal and closes it with 1008.
- */
-export function refuseFrame(
-  ws: WebSocket,
-  attachment: { badFrames: number },
-  code: ErrorCode,
-  message: string,
-): void {
-  const badFrames = attachment.badFrames + 1;
-  if (badFrames > MAX_BAD_FRAMES) {
-    sendError(ws, code, `${message}; too many bad frames`, true);
-    closeQuietly(ws, 1008, 'too many bad frames');
-    return;
-  }
-  ws.serializeAttachment({ ...attachment, badFrames });
-  sendError(ws, code, message, false);
-}
-
-/** The frame as text if it is text under `MAX_FRAME_BYTES`; otherwise refused (undefined). */
-export function frameText(
-  ws: WebSocket,
-  attachment: { badFrames: number },
-  message: string | ArrayBuffer,
-): string | undefined {
-  if (typeof message !== 'string') {
-    refuseFrame(ws, attachment, 'bad-frame', 'frames must be JSON text');
-    return undefined;
-  }
-  // A UTF-16 code unit is at most 3 UTF-8 bytes; only count when it could matter.
-  const bytes =
-    message.length * 3 <= MAX_FRAME_BYTES
-      ? message.length
-      : new TextEncoder().encode(message).length;
-  if (bytes > MAX_FRAME_BYTES) {
-    refuseFrame(
-      ws,
-      attachment,
-      'frame-too-large',
-      `frames are limited to ${MAX_FRAME_BYTES} bytes`,
-    );
-    return undefined;
-  }
-  return message;
+  sendQuietly(ws, JSON.stringify(errorFrame(code, message, fatal, expectedProducerSeq)));
 }
 
 /** How many of `sockets` a principal holds (for `MAX_SOCKETS_PER_PRINCIPAL`). */

@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
-  closeQuietly,
+  answerClose,
   isUrgent,
   SubscriberChannel,
   sendQuietly,
@@ -233,12 +233,12 @@ export class ViewerShard extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, 'closed');
+    answerClose(ws, code);
     await this.onSocketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    closeQuietly(ws, 1011, 'socket error');
+    answerClose(ws, 'error');
     await this.onSocketGone(ws);
   }
 

@@ -1,7 +1,7 @@
+import type { SessionStore } from '@kiln/channel';
 import type { SessionState } from '@kiln/protocol';
 import { drizzle } from 'drizzle-orm/d1';
 import type { Env } from '../env';
-import type { EventLog } from './event-log';
 import { collectTouched, projectionStatements } from './projection';
 
 /** Events projected into D1 per `batch()`. */
@@ -19,12 +19,12 @@ export interface SessionHealth {
 /**
  * The SessionDO's write-through to D1 (DESIGN §4): the current state of every row touched by the
  * events after the D1 cursor, one `batch()` (one transaction) per chunk; the cursor (`d1Seq` in
- * the log's meta) moves only after D1 commits. Failures are counted and reported to the
+ * the store's meta) moves only after D1 commits. Failures are counted and reported to the
  * platform-wide health object; the caller retries after `run` says when.
  */
 export class WriteThrough {
   constructor(
-    private readonly log: EventLog,
+    private readonly store: SessionStore,
     private readonly env: Env,
     /** The D1 binding to write to (a getter: tests swap in a failing one). */
     private readonly d1: () => D1Database,
@@ -39,7 +39,7 @@ export class WriteThrough {
     let d1Seq = this.cursor();
     try {
       while (d1Seq < state.headSeq) {
-        const events = this.log.read(d1Seq, CHUNK_EVENTS);
+        const events = this.store.log.read(d1Seq, CHUNK_EVENTS);
         if (events.length === 0) break;
         const last = events[events.length - 1]!.seq;
         const statements = projectionStatements(
@@ -51,19 +51,19 @@ export class WriteThrough {
         );
         await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
         d1Seq = last;
-        this.log.setMeta('d1Seq', String(d1Seq));
+        this.store.setMeta('d1Seq', String(d1Seq));
       }
-      this.log.setMeta('d1Attempts', '0');
-      if (this.log.getMeta('d1LastError') !== undefined) {
-        this.log.deleteMeta('d1LastError');
+      this.store.setMeta('d1Attempts', '0');
+      if (this.store.getMeta('d1LastError') !== undefined) {
+        this.store.deleteMeta('d1LastError');
         await this.report(state.sessionId, 0, null);
       }
       return undefined;
     } catch (error) {
-      const attempts = Number(this.log.getMeta('d1Attempts') ?? 0) + 1;
+      const attempts = Number(this.store.getMeta('d1Attempts') ?? 0) + 1;
       const message = error instanceof Error ? error.message : String(error);
-      this.log.setMeta('d1Attempts', String(attempts));
-      this.log.setMeta('d1LastError', message);
+      this.store.setMeta('d1Attempts', String(attempts));
+      this.store.setMeta('d1LastError', message);
       await this.report(state.sessionId, state.headSeq - d1Seq, message);
       console.warn(
         `session ${state.sessionId}: D1 write-through failed (attempt ${attempts})`,
@@ -84,12 +84,12 @@ export class WriteThrough {
       headSeq,
       d1Seq,
       d1LagEvents: headSeq - d1Seq,
-      d1LastError: this.log.getMeta('d1LastError') ?? null,
+      d1LastError: this.store.getMeta('d1LastError') ?? null,
     };
   }
 
   private cursor(): number {
-    return Number(this.log.getMeta('d1Seq') ?? 0);
+    return Number(this.store.getMeta('d1Seq') ?? 0);
   }
 
   /** Tells the platform-wide health view (`GET /api/health`) how far behind D1 this session is. */
