@@ -229,7 +229,7 @@ describe('kiln runner against the real worker', () => {
     console.log(`interrupt → turn-finished committed: ${finished.at - requestedAt} ms`);
   });
 
-  it('SIGTERM lets a running turn finish, then exits 0', async () => {
+  it('SIGTERM lets a running turn finish, then exits 0; Kiln still serves its preview', async () => {
     expect(await daemon.stop()).toBe(0);
     daemon = startDaemon(40);
     await daemon.waitForOutput('connected to');
@@ -239,6 +239,11 @@ describe('kiln runner against the real worker', () => {
     expect(await daemon.stop()).toBe(0);
     const s = await state(sessionId);
     expect(s.turns.map((t) => t.status)).toEqual(['completed']);
+    // The turn's preview was uploaded before it ended: Kiln serves it with no runner running.
+    expect(s.preview?.version).toBeGreaterThan(0);
+    const preview = await fetch(s.preview!.url);
+    expect(preview.status).toBe(200);
+    expect(await preview.text()).toMatch(/owl/i);
   });
 
   it('killed with SIGKILL mid-build and restarted, it resends what was not acknowledged: every event once, the turn ended', async () => {
