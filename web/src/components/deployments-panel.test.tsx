@@ -212,6 +212,27 @@ describe('DeploymentsPanel', () => {
     panel.rerender({ live: null, versionsKey: 'b' });
     await waitFor(() => expect(reads()).toBe(2));
   });
+
+  it('keeps what the channel said when the HTTP read of the deployment answers later', async () => {
+    // The read's body is held until the test lets it go; after that only promise callbacks run.
+    let release: (body: unknown) => void = () => {};
+    const held = new Promise<unknown>((resolve) => {
+      release = resolve;
+    });
+    stubFetch([version(2), version(1)], null, {
+      'GET /api/projects/p1/deployment': () =>
+        ({ ok: true, status: 200, json: () => held }) as Response,
+    });
+    const panel = renderPanel();
+    await screen.findByText('Version 2');
+    panel.rerender({ live: deployment('bakery', 2) });
+    await screen.findByText(/Version 2 is live/);
+    // The read began before this publish; its older answer must not undo it.
+    release({ deployment: deployment('bakery', 1), history: [] });
+    // A task boundary: every promise callback of the answer's handling has run by then.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(screen.getByTestId('deployment-live').textContent).toContain('Version 2 is live');
+  });
 });
 
 /** A browser WebSocket stand-in: the test opens it and plays the server's frames. */

@@ -44,11 +44,23 @@ export function DeploymentsPanel({
   const [busy, setBusy] = useState(false);
   const slugId = useId();
 
-  // The deployment once, over HTTP; the channel's changes after that (below).
+  // A `deployment-updated` seen on the channel (the initial null is not news).
+  const seenLive = useRef(live);
+  const channelSpoke = useRef(false);
+  useEffect(() => {
+    if (live === seenLive.current) return;
+    seenLive.current = live;
+    channelSpoke.current = true;
+    setDeployment(live);
+    if (live) setSlug((s) => s || live.slug);
+  }, [live]);
+
+  // The deployment once, over HTTP, unless the channel has already said something newer.
   useEffect(() => {
     const abort = new AbortController();
     fetchDeployment(projectId, abort.signal).then(
       (body) => {
+        if (channelSpoke.current) return;
         setDeployment(body.deployment);
         if (body.deployment) setSlug((s) => s || body.deployment!.slug);
       },
@@ -58,15 +70,6 @@ export function DeploymentsPanel({
     );
     return () => abort.abort();
   }, [projectId]);
-
-  // A `deployment-updated` seen on the channel (the initial null is not news).
-  const seenLive = useRef(live);
-  useEffect(() => {
-    if (live === seenLive.current) return;
-    seenLive.current = live;
-    setDeployment(live);
-    if (live) setSlug((s) => s || live.slug);
-  }, [live]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: versionsKey is the reload signal
   useEffect(() => {
