@@ -311,7 +311,10 @@ export class RunnerDaemon {
     }
     try {
       const preview = status === 'completed' ? await this.publish(command, workspace) : undefined;
-      if (preview) emit({ type: 'preview-updated', status: 'ready', ...preview });
+      // An interrupt accepted while dist/ was uploading still ends the turn interrupted (the turn
+      // was running, its Interrupt button shown); the version it stored stays listed.
+      if (abort.signal.aborted) status = 'interrupted';
+      else if (preview) emit({ type: 'preview-updated', status: 'ready', ...preview });
       emit({
         type: 'turn-finished',
         turnId,
