@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SessionEvent, SessionState } from '@kiln/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../scripts/dev-stack.ts';
+import { appsOrigin, ROOT } from '../scripts/dev-stack.ts';
 import { type ManagedProcess, startTsx } from '../scripts/processes.ts';
 import {
   apiGet,
@@ -138,7 +138,7 @@ function normalise(log: readonly SessionEvent[], turnId: string): string[] {
 describe('kiln runner against the real worker', () => {
   let daemon: ManagedProcess;
 
-  it('builds the demo site to completion, serves it as the preview, and a follow-up continues from the checkpoint', async () => {
+  it("builds the demo site to completion, previews it from Kiln's apps origin, and a follow-up continues from the checkpoint", async () => {
     daemon = startDaemon(5);
     await daemon.waitForOutput('connected to');
     expect(daemon.output()).toMatch(/agents: demo, replay/);
@@ -147,7 +147,12 @@ describe('kiln runner against the real worker', () => {
     const first = await until(sessionId, turnsEnded(1));
     expect(first.turns[0]!.status).toBe('completed');
     expect(first.preview?.status).toBe('ready');
+    // Uploaded to Kiln and served from its apps origin, not from the runner.
+    expect(first.preview?.version).toBe(1);
     const url = first.preview!.url;
+    const apps = appsOrigin(Number(new URL(stack.config.server).port));
+    expect(url.startsWith(`${apps}/p/`)).toBe(true);
+    expect(url).toMatch(/\/1\/$/);
     const page = await fetch(url);
     expect(page.status).toBe(200);
     const html = await page.text();
@@ -184,7 +189,10 @@ describe('kiln runner against the real worker', () => {
     const second = await until(sessionId, turnsEnded(2));
     expect(second.turns[1]!.status).toBe('completed');
     expect(second.todos[0]!.content).toBe('Read the current page');
-    expect(await (await fetch(url)).text()).toMatch(/Gift Cards/i);
+    expect(second.preview?.version).toBe(2);
+    expect(await (await fetch(second.preview!.url)).text()).toMatch(/Gift Cards/i);
+    // Versions are immutable: the first still serves the page without the new section.
+    expect(await (await fetch(url)).text()).not.toMatch(/Gift Cards/i);
   });
 
   it('plays a recording through the replay agent', async () => {
@@ -221,7 +229,7 @@ describe('kiln runner against the real worker', () => {
     console.log(`interrupt → turn-finished committed: ${finished.at - requestedAt} ms`);
   });
 
-  it('SIGTERM lets a running turn finish, then exits 0', async () => {
+  it('SIGTERM lets a running turn finish, then exits 0; Kiln still serves its preview', async () => {
     expect(await daemon.stop()).toBe(0);
     daemon = startDaemon(40);
     await daemon.waitForOutput('connected to');
@@ -231,6 +239,11 @@ describe('kiln runner against the real worker', () => {
     expect(await daemon.stop()).toBe(0);
     const s = await state(sessionId);
     expect(s.turns.map((t) => t.status)).toEqual(['completed']);
+    // The turn's preview was uploaded before it ended: Kiln serves it with no runner running.
+    expect(s.preview?.version).toBeGreaterThan(0);
+    const preview = await fetch(s.preview!.url);
+    expect(preview.status).toBe(200);
+    expect(await preview.text()).toMatch(/owl/i);
   });
 
   it('killed with SIGKILL mid-build and restarted, it resends what was not acknowledged: every event once, the turn ended', async () => {

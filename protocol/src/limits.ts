@@ -104,7 +104,7 @@ export const MAX_ARTIFACT_FILE_BYTES = 10 * 1024 * 1024;
 /** Largest version (sum of its files' sizes): 50 MiB. */
 export const MAX_VERSION_BYTES = 50 * 1024 * 1024;
 
-/** Most files in one version; also keeps a manifest inside one D1 batch. */
+/** Most files in one version; also bounds the manifest, written as one JSON parameter (D1: 2 MB a value). */
 export const MAX_VERSION_FILES = 1000;
 
 /** Longest path of a file inside a version (UTF-8 characters). */

@@ -97,6 +97,10 @@ program
   .option('--outbox <file>', 'durable outbox (default: <workspaces>/.kiln-outbox.db)')
   .option('--recordings <dir>', 'where the replay agent finds recordings (default: .)')
   .option('--speed <n|max>', 'pace of the replay agent', speedOption, 1 as Speed)
+  .option(
+    '--serve-preview',
+    'also serve previews from this machine (a live dev server); preview URLs then point here',
+  )
   .option('--preview-port <n>', 'port of the preview server (0: a free one)', intOption, 0)
   .option('--preview-host <host>', 'interface the preview server binds', '127.0.0.1')
   .option('--preview-url <origin>', 'public origin of the preview URLs (behind a proxy)')

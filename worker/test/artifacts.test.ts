@@ -7,7 +7,7 @@ import {
   projectState,
 } from '@kiln/protocol';
 import { describe, expect, it } from 'vitest';
-import { BLOB_GRACE_MS, sweepArtifacts } from '../src/artifacts/store';
+import { BLOB_GRACE_MS, commitVersion, sweepArtifacts } from '../src/artifacts/store';
 import { type Account, api, leaseBuild, seedAccount, seedRunner } from './helpers';
 
 const APPS = 'http://apps.test';
@@ -117,6 +117,46 @@ describe('build artifacts', () => {
       redirect: 'manual',
     });
     expect(redirect.status).toBe(308);
+  });
+
+  it('stores a many-file manifest whole with its version, and nothing when APPS_ORIGIN is unset', async () => {
+    const build = await runnerBuild();
+    const site: Record<string, [string, string]> = { ...SITE };
+    for (let i = 0; i < 40; i++) site[`assets/part-${i}.txt`] = [`part ${i}`, 'text/plain'];
+    const { version } = await upload(build, site);
+    const rows = await env.DB.prepare(
+      'SELECT path, size, content_type FROM version_files WHERE project_id = ? AND version = ? ORDER BY path',
+    )
+      .bind(build.owner.projectId, version.version)
+      .all<{ path: string; size: number; content_type: string }>();
+    expect(rows.results).toHaveLength(42);
+    expect(rows.results.find((r) => r.path === 'assets/part-7.txt')).toEqual({
+      path: 'assets/part-7.txt',
+      size: 6,
+      content_type: 'text/plain',
+    });
+    expect(await (await SELF.fetch(`${version.url}assets/part-39.txt`)).text()).toBe('part 39');
+
+    // The same files again (all blobs stored), committed where no apps origin is configured.
+    const manifest: ArtifactFile[] = [];
+    for (const [path, [content, contentType]] of Object.entries(site)) {
+      const bytes = new TextEncoder().encode(content);
+      manifest.push({ path, hash: await sha256(bytes), size: bytes.byteLength, contentType });
+    }
+    const unserved = { ...env, APPS_ORIGIN: '' };
+    await expect(
+      commitVersion(
+        unserved,
+        { projectId: build.owner.projectId, sessionId: build.sessionId, turnId: 'turn-2' },
+        manifest,
+      ),
+    ).rejects.toMatchObject({ status: 503 });
+    const latest = await env.DB.prepare(
+      'SELECT MAX(version) AS v FROM app_versions WHERE project_id = ?',
+    )
+      .bind(build.owner.projectId)
+      .first<{ v: number }>();
+    expect(latest?.v).toBe(version.version);
   });
 
   it('refuses a blob whose bytes do not match its hash, one past the size limit, and a manifest with missing blobs or no index.html', async () => {

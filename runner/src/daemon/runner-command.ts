@@ -20,7 +20,11 @@ export interface RunnerCommandOptions {
   recordings?: string;
   /** Pace of the `replay` agent. */
   speed?: Speed;
-  /** Preview port (0 = a free one); host to bind; public origin of the preview URLs. */
+  /**
+   * Serve previews from this machine (`--serve-preview`, for a live dev server) instead of Kiln's
+   * apps origin; then the preview port (0 = a free one), host to bind and public origin apply.
+   */
+  servePreview?: boolean;
   previewPort?: number;
   previewHost?: string;
   previewUrl?: string;
@@ -49,14 +53,17 @@ export async function runRunner(
   const workspaces = path.resolve(
     options.workspaces ?? path.join(process.cwd(), '.kiln', 'workspaces'),
   );
-  const preview = new PreviewServer({
-    workspaces,
-    port: options.previewPort ?? 0,
-    ...(options.previewHost ? { host: options.previewHost } : {}),
-    ...(options.previewUrl ? { publicUrl: options.previewUrl } : {}),
-    onError: (error) => log(`preview: ${error instanceof Error ? error.message : String(error)}`),
-  });
-  const previewOrigin = await preview.start();
+  const preview = options.servePreview
+    ? new PreviewServer({
+        workspaces,
+        port: options.previewPort ?? 0,
+        ...(options.previewHost ? { host: options.previewHost } : {}),
+        ...(options.previewUrl ? { publicUrl: options.previewUrl } : {}),
+        onError: (error) =>
+          log(`preview: ${error instanceof Error ? error.message : String(error)}`),
+      })
+    : undefined;
+  const previewOrigin = await preview?.start();
   const demoDelay = process.env.KILN_DEMO_CHUNK_DELAY_MS;
   const daemon = new RunnerDaemon({
     server,
@@ -73,7 +80,7 @@ export async function runRunner(
         : {}),
     }),
     ...(options.outbox ? { outboxPath: path.resolve(options.outbox) } : {}),
-    preview,
+    ...(preview ? { preview } : {}),
     unsandboxedCommands: options.allowUnsandboxedCommands ?? false,
     version: RUNNER_VERSION,
     log,
@@ -88,7 +95,9 @@ export async function runRunner(
     process.once('SIGINT', stop);
   });
   await daemon.start();
-  log(`previews at ${previewOrigin}/<projectId>/; workspaces in ${workspaces}`);
+  log(
+    `previews ${previewOrigin ? `at ${previewOrigin}/<projectId>/` : 'on Kiln'}; workspaces in ${workspaces}`,
+  );
   await stopped;
   log('stopped');
 }

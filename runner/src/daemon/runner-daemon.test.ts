@@ -1,5 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,12 +19,18 @@ class FakeHub {
   readonly ingested: Frame[] = [];
   control: WebSocket | undefined;
   connections = 0;
+  /** Answers the runner's HTTP requests (artifact uploads); 404 unless a test sets it. */
+  onHttp: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) =>
+    res.writeHead(404).end();
   private http: Server | undefined;
   private readonly wss = new WebSocketServer({ noServer: true });
   private listeners = new Set<() => void>();
 
   async start(): Promise<string> {
-    this.http = createServer((_req, res) => res.writeHead(404).end());
+    this.http = createServer((req, res) => {
+      this.onHttp(req, res);
+      this.notify();
+    });
     this.http.on('upgrade', (req, socket, head) => {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         if (req.url?.startsWith('/api/runners/connect')) this.acceptControl(ws);
@@ -205,6 +211,32 @@ describe('RunnerDaemon', () => {
     expect(hub.ingested.find((e) => e.type === 'turn-finished')).toMatchObject({
       status: 'interrupted',
     });
+  });
+
+  it('an interrupt accepted while dist/ uploads ends the turn interrupted, with no preview', async () => {
+    // The upload's first request is held until the interrupt has been taken.
+    let held: ServerResponse | undefined;
+    hub.onHttp = (_req, res) => {
+      held = res;
+    };
+    await hub.waitFor(() => hub.of('hello').length === 1, 'hello');
+    hub.send(build(1));
+    await hub.waitFor(() => gate.running.size === 1, 'turn running');
+    const turn = gate.running.get('b1')!;
+    await mkdir(path.join(turn.ctx.workspace, 'dist'), { recursive: true });
+    await writeFile(path.join(turn.ctx.workspace, 'dist', 'index.html'), '<p>built</p>');
+    turn.release();
+    await hub.waitFor(() => held !== undefined, 'upload started');
+    turn.ctx.signal.addEventListener('abort', () => held!.writeHead(503).end());
+    hub.send({ type: 'cancel', buildId: 'b1' });
+    await hub.waitFor(
+      () => hub.ingested.some((e) => e.type === 'turn-finished'),
+      'turn-finished ingested',
+    );
+    expect(hub.ingested.find((e) => e.type === 'turn-finished')).toMatchObject({
+      status: 'interrupted',
+    });
+    expect(hub.ingested.some((e) => e.type === 'preview-updated')).toBe(false);
   });
 
   it('reconnects after the hub drops it and says hello again', async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,8 @@ import { IngestProducer, type IngestProducerOptions } from '../ingest/producer';
 import { ServerError } from '../net/errors';
 import { socketUrl } from '../net/http';
 import { type BuildInfo, Outbox, type ResumableBuild } from '../outbox';
-import type { PreviewServer } from './preview-server';
+import { uploadArtifacts } from './artifact-upload';
+import { PREVIEW_DIR, type PreviewServer } from './preview-server';
 
 /** Options of a `RunnerDaemon`. Times in ms. */
 export interface RunnerDaemonOptions {
@@ -35,7 +37,10 @@ export interface RunnerDaemonOptions {
   agents: readonly Agent[];
   /** Let agents run commands unsandboxed where no sandbox can be made (`ToolContext`). */
   unsandboxedCommands?: boolean;
-  /** Serves built workspaces; the daemon emits `preview-updated` after a successful turn. */
+  /**
+   * The runner's own preview server (`--serve-preview`): when set, `preview-updated` names its URL
+   * instead of Kiln's. Either way a built `dist/` is uploaded to Kiln as a version.
+   */
   preview?: PreviewServer;
   /** Reported to the hub. */
   version?: string;
@@ -305,9 +310,11 @@ export class RunnerDaemon {
       error = thrown instanceof Error ? thrown.message : String(thrown);
     }
     try {
-      const previewUrl =
-        status === 'completed' ? this.options.preview?.urlFor(projectId) : undefined;
-      if (previewUrl) emit({ type: 'preview-updated', url: previewUrl, status: 'ready' });
+      const preview = status === 'completed' ? await this.publish(command, workspace) : undefined;
+      // An interrupt accepted while dist/ was uploading still ends the turn interrupted (the turn
+      // was running, its Interrupt button shown); the version it stored stays listed.
+      if (abort.signal.aborted) status = 'interrupted';
+      else if (preview) emit({ type: 'preview-updated', status: 'ready', ...preview });
       emit({
         type: 'turn-finished',
         turnId,
@@ -320,6 +327,34 @@ export class RunnerDaemon {
     }
     await this.deliver(buildId, producer);
     this.log(`build ${buildId}: ${status}${error ? ` (${error})` : ''}`);
+  }
+
+  /**
+   * After a successful turn whose workspace has `dist/index.html`: uploads `dist/` to Kiln as a
+   * new version (while the build's lease is still held) and returns what `preview-updated` says —
+   * Kiln's preview URL and the version, or the runner's own preview server's URL when it serves
+   * one. An upload Kiln refuses is logged and leaves the previous preview in place.
+   */
+  private async publish(
+    command: BuildCommand,
+    workspace: string,
+  ): Promise<{ url: string; version?: number } | undefined> {
+    const { buildId, turnId, projectId } = command;
+    const local = this.options.preview?.urlFor(projectId);
+    const dist = path.join(workspace, PREVIEW_DIR);
+    if (!existsSync(path.join(dist, 'index.html'))) return local ? { url: local } : undefined;
+    try {
+      const { server, token } = this.options;
+      const stored = await uploadArtifacts({ server, token }, { buildId, turnId }, dist);
+      this.log(
+        `build ${buildId}: version ${stored.version} (${stored.files} files) at ${stored.url}`,
+      );
+      // Without `version` the event names the runner's own server (PROTOCOL.md §10).
+      return local ? { url: local } : { url: stored.url, version: stored.version };
+    } catch (thrown) {
+      this.log(`build ${buildId}: could not upload dist/: ${String(thrown)}`);
+      return local ? { url: local } : undefined;
+    }
   }
 
   /**

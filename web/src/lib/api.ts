@@ -40,7 +40,7 @@ export interface Me {
  * Calls the API on the same origin with the session cookie. Resolves with the response for 2xx;
  * throws `ApiError` otherwise (status 0 with code `network` when the request never got an answer).
  */
-async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
+export async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(path, {

@@ -2,6 +2,7 @@ import type { PermissionMode, ProjectSession, ProjectSummary } from '@kiln/proto
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { Avatars } from '../components/avatars';
+import { DeploymentsPanel } from '../components/deployments-panel';
 import {
   DEFAULT_PERMISSION_MODE,
   PermissionModeSelect,
@@ -55,6 +56,8 @@ export function ProjectPage() {
     ? all.filter((s) => `${s.title} ${s.firstMessagePreview ?? ''}`.toLowerCase().includes(needle))
     : all;
   const canWrite = project !== null && project.role !== 'viewer';
+  // A turn that ends may have stored a version: the deployments list reloads on status changes.
+  const versionsKey = all.map((s) => `${s.sessionId}:${s.status}`).join(' ');
   const name = channel.state.name ?? project?.name ?? 'Project';
   const [settingsOpen, setSettingsOpen] = useState(false);
   const settingsButton = useRef<HTMLButtonElement>(null);
@@ -189,6 +192,14 @@ export function ProjectPage() {
           ))}
         </ol>
       </section>
+      {project && (
+        <DeploymentsPanel
+          projectId={projectId}
+          canPublish={canWrite}
+          live={channel.state.deployment}
+          versionsKey={versionsKey}
+        />
+      )}
     </div>
   );
 }

@@ -70,7 +70,9 @@ export async function putBlob(env: Env, hash: string, body: ArrayBuffer): Promis
 /**
  * Makes the next numbered version of `projectId` from a manifest whose blobs are all stored.
  * 400 for duplicate paths or no `index.html`, 409 when blobs are missing, 413 past
- * `MAX_VERSION_BYTES`. The number is taken inside one D1 batch, so two commits never share one.
+ * `MAX_VERSION_BYTES`, 503 without `APPS_ORIGIN`. The number is taken and the manifest written in
+ * one D1 batch (a transaction), so two commits never share a number and no version is ever seen
+ * without its files.
  */
 export async function commitVersion(
   env: Env,
@@ -97,26 +99,26 @@ export async function commitVersion(
   }
   const now = Date.now();
   const { projectId } = build;
+  appsOrigin(env); // 503 before anything is stored when apps are not served (no URL to give)
+  // One batch (one transaction): the version and its manifest appear together or not at all.
+  // The manifest goes as one JSON parameter; the files take the number just inserted.
+  const manifest = JSON.stringify(files.map((f) => [f.path, f.hash, f.size, f.contentType]));
   const [inserted] = await env.DB.batch([
     env.DB.prepare(
       `INSERT INTO app_versions (project_id, version, session_id, turn_id, files, bytes, created_at)
        SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ? FROM app_versions WHERE project_id = ?
        RETURNING version`,
     ).bind(projectId, build.sessionId, build.turnId, files.length, bytes, now, projectId),
+    env.DB.prepare(
+      `INSERT INTO version_files (project_id, version, path, hash, size, content_type)
+       SELECT ?1, (SELECT MAX(version) FROM app_versions WHERE project_id = ?1),
+         json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+         json_extract(value, '$[3]')
+       FROM json_each(?2)`,
+    ).bind(projectId, manifest),
   ]);
   const version = (inserted?.results[0] as { version: number } | undefined)?.version;
   if (!version) throw new Error(`project ${projectId}: no version number was returned`);
-  // 6 parameters per row: 16 rows stay under D1's 100 bound parameters per statement.
-  const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < files.length; i += 16) {
-    const rows = files.slice(i, i + 16);
-    statements.push(
-      env.DB.prepare(
-        `INSERT INTO version_files (project_id, version, path, hash, size, content_type) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
-      ).bind(...rows.flatMap((f) => [projectId, version, f.path, f.hash, f.size, f.contentType])),
-    );
-  }
-  await env.DB.batch(statements);
   return {
     version,
     sessionId: build.sessionId,

@@ -82,7 +82,11 @@ button { padding: 0.5rem 1rem; font: inherit; background: var(--accent); color: 
 `;
 }
 
-/** `app.js`: the interactive list (add items, count them, keep them in localStorage). */
+/**
+ * `app.js`: the interactive list (add items, count them, keep them in localStorage when the
+ * browser allows it — in a preview iframe on Kiln's apps origin, a cross-site frame, browsers that
+ * block third-party storage throw on `localStorage`; the list then lives for the page only).
+ */
 export function appJs(plan: SitePlan): string {
   const key = `kiln:${plan.title.toLowerCase().replace(/\s+/g, '-')}`;
   return `// ${plan.title}: add ${plan.itemNoun} to the list; they are kept in this browser.
@@ -91,7 +95,15 @@ const form = document.getElementById('add-form');
 const input = document.getElementById('item-input');
 const list = document.getElementById('items');
 const count = document.getElementById('count');
-const items = JSON.parse(localStorage.getItem(storageKey) ?? '[]');
+// Reading localStorage throws where the browser refuses this frame storage (third-party).
+function storage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+const items = JSON.parse(storage()?.getItem(storageKey) ?? '[]');
 
 function render() {
   list.replaceChildren(
@@ -109,7 +121,7 @@ form.addEventListener('submit', (event) => {
   const text = input.value.trim();
   if (!text) return;
   items.push(text);
-  localStorage.setItem(storageKey, JSON.stringify(items));
+  storage()?.setItem(storageKey, JSON.stringify(items));
   input.value = '';
   render();
 });
