@@ -12,6 +12,12 @@ export type ApiError = z.infer<typeof apiError>;
 export const createBuildRequest = z.object({
   agent: z.string().min(1).max(100).default('replay'),
   model: z.string().max(200).default(''),
+  /**
+   * A build that imports a recording (`kiln import`): a session has one import build, leased
+   * again by every import, so producer seqs continue across imports and re-sent events are
+   * duplicates (PROTOCOL.md §7, "Importing"). Its events may carry `recordedAt`.
+   */
+  import: z.boolean().default(false),
 });
 export type CreateBuildRequest = z.input<typeof createBuildRequest>;
 
@@ -23,6 +29,8 @@ export const buildLease = z.object({
   leaseExpiresAt: z.number(),
   /** Path of the ingest socket, relative to the server. */
   ingestPath: z.string(),
+  /** Import builds: the producer seq acknowledged by earlier imports (0 for a new build). */
+  ackedProducerSeq: z.number().int().nonnegative().default(0),
 });
 export type BuildLease = z.infer<typeof buildLease>;
 

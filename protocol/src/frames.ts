@@ -116,6 +116,18 @@ export type SessionServerFrame = z.infer<typeof sessionServerFrame>;
 
 // --- Runner ↔ SessionDO (`GET /api/sessions/:id/ingest`) ---
 
+/**
+ * An event body on the ingest socket. `recordedAt` (ms epoch) is the time a recording says the
+ * event happened: on an import build (`kiln import`, PROTOCOL.md §7) it becomes the committed
+ * event's `at`, so an imported session keeps its real timing; any other build that sends it is
+ * refused (`bad-frame`). It is never stored in the body.
+ */
+export const ingestEvent = z.intersection(
+  runnerEventBody,
+  z.object({ recordedAt: z.number().int().nonnegative().optional() }),
+);
+export type IngestEvent = z.infer<typeof ingestEvent>;
+
 /** Runner → SessionDO. `hello` first, naming the leased build and the producer epoch. */
 export const ingestFrame = z.discriminatedUnion('type', [
   z.object({
@@ -128,7 +140,7 @@ export const ingestFrame = z.discriminatedUnion('type', [
     type: z.literal('events'),
     /** Producer seq of `events[0]`; the rest follow contiguously. Producer seqs start at 1. */
     firstProducerSeq: z.number().int().positive(),
-    events: z.array(runnerEventBody).min(1).max(MAX_EVENTS_PER_FRAME),
+    events: z.array(ingestEvent).min(1).max(MAX_EVENTS_PER_FRAME),
   }),
   z.object({ type: z.literal('ping') }),
 ]);

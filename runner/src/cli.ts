@@ -1,9 +1,11 @@
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
+import { NoProviderError, selectModel } from './agents/ai-sdk/provider';
 import { CliError } from './cli-error';
 import { ConfigError } from './config/server-config';
 import { type RunnerCommandOptions, runRunner } from './daemon/runner-command';
+import { importRecordings } from './import/import-command';
 import { ServerError } from './net/errors';
 import { parseSpeed, type Speed } from './replay/pacing';
 import { type CommandIo, type ReplayOptions, replay } from './replay/replay-command';
@@ -73,6 +75,59 @@ program
   .action(async (file: string, options: Omit<ReplayOptions, 'file'>) => {
     await replay({ file, ...options }, io);
   });
+
+program
+  .command('import')
+  .description(
+    'import recorded agent sessions (files or directories) into a project, once: re-running adds only what is new',
+  )
+  .argument(
+    '<paths...>',
+    'recordings or directories of them: Claude Code transcripts (~/.claude/projects/<slug>/) and stream-json, Codex rollouts (~/.codex/sessions/) and exec --json, OpenHands trajectories',
+  )
+  .option('--project <id>', 'project to add the sessions to (default: .kiln/dev.json projectId)')
+  .option('--json', 'print one JSON line {projectId, sessions, skipped} instead of the table')
+  .option(
+    '--no-model-titles',
+    'title sessions by their summary or first prompt only, even when a model is configured',
+  )
+  .option('--server <url>', 'Kiln server (default: KILN_SERVER or .kiln/dev.json)')
+  .option('--token <token>', 'access token (default: KILN_TOKEN or .kiln/dev.json)')
+  .action(
+    async (
+      paths: string[],
+      options: {
+        project?: string;
+        json?: boolean;
+        modelTitles: boolean;
+        server?: string;
+        token?: string;
+      },
+    ) => {
+      const { modelTitles, ...rest } = options;
+      const summary = await importRecordings(
+        {
+          paths,
+          ...rest,
+          progress: process.stderr.isTTY === true && !options.json,
+          ...(modelTitles ? titleModel() : {}),
+        },
+        io,
+      );
+      const failed = summary.sessions.filter((s) => s.error).length;
+      if (failed > 0) throw new CliError(`${failed} session(s) could not be imported`, 1);
+    },
+  );
+
+/** The runner's configured model (ANTHROPIC_API_KEY, OPENAI_*), which writes short titles. */
+function titleModel() {
+  try {
+    return { titleModel: selectModel(process.env).model };
+  } catch (error) {
+    if (error instanceof NoProviderError) return {}; // no model: titles come from the recordings
+    throw error;
+  }
+}
 
 program
   .command('watch')

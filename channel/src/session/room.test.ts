@@ -100,6 +100,7 @@ function setup(options: { snapshotEvery?: number; store?: SessionStore } = {}) {
     run,
     connect,
     message,
+    frame,
     hello,
     events,
     lease,
@@ -300,6 +301,53 @@ describe('SessionRoom refusals', () => {
     t.events(socket, 3, tools(3, 3));
     expect(socket.last()).toEqual({ type: 'ack', producerSeq: 5 });
     expect(ids(t.store.log.read(0, 10))).toEqual(['t1', 't2', 't3', 't4', 't5']);
+  });
+});
+
+describe('SessionRoom import builds', () => {
+  const recorded = (from: number, n: number, at: number) =>
+    tools(from, n).map((body, i) => ({ ...body, recordedAt: at + i * 1000 }));
+
+  it("commits an import build's events at their recordedAt, never storing it in the body", () => {
+    const t = setup();
+    const lease = t.run(t.room.leaseImportBuild('user:u', 'import', ''));
+    expect(lease).toMatchObject({ buildId: 's1:import', ackedProducerSeq: 0 });
+    const socket = t.connect('user:u');
+    t.hello(socket, 's1:import');
+    const events = [...recorded(1, 2, 5_000), ...tools(3, 1)];
+    t.frame(socket, { type: 'events', firstProducerSeq: 1, events });
+    expect(socket.last()).toEqual({ type: 'ack', producerSeq: 3 });
+    const log = t.store.log.read(0, 10);
+    // The one event without recordedAt is committed at the clock.
+    expect(log.map((e) => e.at)).toEqual([5_000, 6_000, t.clock.now]);
+    expect(log.every((e) => !('recordedAt' in e))).toBe(true);
+  });
+
+  it('refuses recordedAt on a normal build with bad-frame and stores nothing', () => {
+    const t = setup();
+    const { socket } = t.producing();
+    t.frame(socket, { type: 'events', firstProducerSeq: 1, events: recorded(1, 2, 5_000) });
+    expect(socket.last()).toMatchObject({
+      type: 'error',
+      code: 'bad-frame',
+      message: 'recordedAt is only for import builds',
+      fatal: false,
+    });
+    expect(t.store.log.head()).toBe(0);
+    expect(socket.closed).toBeUndefined();
+  });
+
+  it('leases the one import build again whatever its status, keeping its acked seq; null for another holder', () => {
+    const t = setup();
+    t.run(t.room.leaseImportBuild('user:u', 'import', ''));
+    const socket = t.connect('user:u');
+    t.hello(socket, 's1:import');
+    t.frame(socket, { type: 'events', firstProducerSeq: 1, events: recorded(1, 2, 5_000) });
+    t.store.putBuild({ ...t.store.getBuild('s1:import')!, status: 'lost' });
+    const again = t.run(t.room.leaseImportBuild('user:u', 'import', ''));
+    expect(again).toMatchObject({ buildId: 's1:import', ackedProducerSeq: 2 });
+    expect(t.store.getBuild('s1:import')?.status).toBe('leased');
+    expect(t.run(t.room.leaseImportBuild('user:other', 'import', ''))).toBeNull();
   });
 });
 

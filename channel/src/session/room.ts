@@ -85,19 +85,31 @@ export class SessionRoom<S extends object, A extends IngestAttachment> {
     return this.step(() => {
       this.requireState();
       const buildId = (this.options.newBuildId ?? (() => crypto.randomUUID()))();
+      return this.putNewBuild(buildId, holder, agent, model);
+    });
+  }
+
+  /**
+   * Leases the session's one import build (`POST …/builds {import: true}`, id
+   * `<sessionId>:import`) to `holder`, again whatever its lease status, so a re-import continues
+   * its producer seqs. Returns the producer seq already acknowledged (0 for a new build), or null
+   * when another holder created it.
+   */
+  leaseImportBuild(
+    holder: string,
+    agent: string,
+    model: string,
+  ): Step<S, { buildId: string; leaseExpiresAt: number; ackedProducerSeq: number } | null> {
+    return this.step(() => {
+      const buildId = importBuildId(this.requireState().sessionId);
+      const existing = this.options.store.getBuild(buildId);
+      if (!existing)
+        return { ...this.putNewBuild(buildId, holder, agent, model), ackedProducerSeq: 0 };
+      if (existing.holder !== holder) return null;
       const leaseExpiresAt = this.clock() + this.options.timing.leaseMs;
-      this.options.store.putBuild({
-        buildId,
-        holder,
-        agent,
-        model,
-        epoch: -1,
-        ackedProducerSeq: 0,
-        leaseExpiresAt,
-        status: 'leased',
-      });
+      this.options.store.putBuild({ ...existing, status: 'leased', leaseExpiresAt });
       this.timeline.setTimer('lease', leaseExpiresAt);
-      return { buildId, leaseExpiresAt };
+      return { buildId, leaseExpiresAt, ackedProducerSeq: existing.ackedProducerSeq };
     });
   }
 
@@ -255,6 +267,22 @@ export class SessionRoom<S extends object, A extends IngestAttachment> {
 
   // --- producers ---
 
+  private putNewBuild(buildId: string, holder: string, agent: string, model: string) {
+    const leaseExpiresAt = this.clock() + this.options.timing.leaseMs;
+    this.options.store.putBuild({
+      buildId,
+      holder,
+      agent,
+      model,
+      epoch: -1,
+      ackedProducerSeq: 0,
+      leaseExpiresAt,
+      status: 'leased',
+    });
+    this.timeline.setTimer('lease', leaseExpiresAt);
+    return { buildId, leaseExpiresAt };
+  }
+
   private onHello(socket: S, buildId: string, epoch: number): void {
     const { store, sockets } = this.options;
     const build = store.getBuild(buildId);
@@ -308,7 +336,14 @@ export class SessionRoom<S extends object, A extends IngestAttachment> {
       this.send(socket, errorFrame('rate-limited', message, false, build.ackedProducerSeq + 1));
       return;
     }
-    const admission = admitFrame(build.ackedProducerSeq, firstProducerSeq, events);
+    // `recordedAt` travels beside the bodies: only an import build may set commit times.
+    const recordedAt = events.map((e) => e.recordedAt);
+    if (!isImportBuild(buildId) && recordedAt.some((at) => at !== undefined)) {
+      this.refuse(socket, 'bad-frame', 'recordedAt is only for import builds');
+      return;
+    }
+    const bodies = events.map(({ recordedAt: _, ...body }) => body);
+    const admission = admitFrame(build.ackedProducerSeq, firstProducerSeq, bodies);
     switch (admission.kind) {
       case 'gap': {
         const expected = admission.expectedProducerSeq;
@@ -333,7 +368,10 @@ export class SessionRoom<S extends object, A extends IngestAttachment> {
         const leaseExpiresAt = this.clock() + this.options.timing.leaseMs;
         const merged = dropLateTurnEnds(this.requireState(), coalesceDeltas(admission.events));
         this.timeline.commit(
-          merged.map((e) => ({ ...e, buildId })),
+          merged.map((e) => {
+            const at = recordedAt[e.producerSeq - firstProducerSeq];
+            return { ...e, buildId, ...(at === undefined ? {} : { at }) };
+          }),
           () =>
             store.putBuild({
               ...build,
@@ -464,4 +502,13 @@ export class SessionRoom<S extends object, A extends IngestAttachment> {
     this.send(socket, errorFrame(code, message, true));
     this.out.push({ kind: 'close', socket, code: 1008, reason: code });
   }
+}
+
+/** The id of a session's one import build (`POST …/builds {import: true}`). */
+function importBuildId(sessionId: string): string {
+  return `${sessionId}:import`;
+}
+
+function isImportBuild(buildId: string): boolean {
+  return buildId.endsWith(':import');
 }

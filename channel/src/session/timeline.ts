@@ -13,11 +13,15 @@ export const SNAPSHOT_EVERY = 1000;
 /** Delay before the D1 write-through runs after a commit: keeps D1 off the hot path. */
 export const WRITE_THROUGH_DELAY_MS = 200;
 
-/** An event to commit, and for a runner's event the build and producer seq it came under. */
+/**
+ * An event to commit, and for a runner's event the build and producer seq it came under. `at`
+ * (ms epoch) is an imported event's recorded time; other events are committed at the clock.
+ */
 export interface Produced {
   body: EventBody;
   buildId?: string;
   producerSeq?: number;
+  at?: number;
 }
 
 /**
@@ -71,10 +75,15 @@ export class SessionTimeline<S> {
       store.transaction(alsoInTransaction);
       return [];
     }
-    const at = this.clock();
+    const now = this.clock();
     const committed = store.transaction(() => {
       const stored = store.log.append(
-        events.map((e) => ({ body: e.body, at, buildId: e.buildId, producerSeq: e.producerSeq })),
+        events.map((e) => ({
+          body: e.body,
+          at: e.at ?? now,
+          buildId: e.buildId,
+          producerSeq: e.producerSeq,
+        })),
         state.headSeq + 1,
       );
       alsoInTransaction();

@@ -22,6 +22,19 @@ export interface MapperOptions {
 }
 
 /**
+ * What a mapper learned about the recording as a whole while its lines were pushed: what a
+ * session imported from it is titled by (`kiln import`).
+ */
+export interface RecordingFacts {
+  /** The recording's own session (or thread) id, when it names one. */
+  sourceSessionId?: string;
+  /** The first prompt a person wrote, as the recording holds it. */
+  firstPrompt?: string;
+  /** The agent's own summary of the session (Claude Code `summary` lines). */
+  summary?: string;
+}
+
+/**
  * Turns the lines of a recording into runner event bodies. Pure: no IO, no clock, no
  * randomness, so the same lines always give the same events.
  */
@@ -30,6 +43,8 @@ export interface AgentMapper {
   push(line: RecordedLine): RunnerEventBody[];
   /** Ends the recording: closes whatever is still open (a turn without its end is interrupted). */
   end(): RunnerEventBody[];
+  /** What the lines pushed so far say about the recording as a whole. */
+  readonly facts: RecordingFacts;
 }
 
 /** Maps a whole recording with one mapper. */

@@ -1,4 +1,5 @@
 import {
+  type IngestEvent,
   type IngestServerFrame,
   ingestServerFrame,
   MAX_EVENT_BYTES,
@@ -141,7 +142,7 @@ export class IngestProducer {
    * Queues events for sending; connects on first use. Errors: throws when the producer failed or
    * was closed, or when one event's JSON is over MAX_EVENT_BYTES.
    */
-  append(events: readonly RunnerEventBody[]): void {
+  append(events: readonly IngestEvent[]): void {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('the producer is closed');
     const serialised = events.map((event) => {

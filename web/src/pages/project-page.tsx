@@ -3,6 +3,7 @@ import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { Avatars } from '../components/avatars';
 import { DeploymentsPanel } from '../components/deployments-panel';
+import { ImportDrop } from '../components/import-drop';
 import {
   DEFAULT_PERMISSION_MODE,
   PermissionModeSelect,
@@ -126,6 +127,7 @@ export function ProjectPage() {
         </p>
       )}
       {canWrite && <NewSessionComposer projectId={projectId} />}
+      {canWrite && <ImportDrop projectId={projectId} />}
       <section className="card">
         <div className="card-header">
           <h2>Sessions</h2>

@@ -261,7 +261,7 @@ export const projectSessions = new Hono<AppEnv>()
     validate('json', createBuildRequest),
     async (c) => {
       const { projectId, sessionId } = c.req.valid('param');
-      const { agent, model } = c.req.valid('json');
+      const { agent, model, import: imported } = c.req.valid('json');
       const principal = c.var.principal;
       requireWriter(await projectRole(c.env.DB, projectId, principal.userId));
       await ensureSession(c.env, projectId, sessionId, {
@@ -273,24 +273,33 @@ export const projectSessions = new Hono<AppEnv>()
       });
       const session = c.env.SESSIONS.getByName(sessionId);
       const holder = `user:${principal.userId}`;
-      const { buildId, leaseExpiresAt } = await session.leaseBuild(holder, agent, model);
-      await drizzle(c.env.DB).insert(builds).values({
-        id: buildId,
-        sessionId,
-        projectId,
-        holder,
-        agent,
-        model,
-        status: 'leased',
-        leaseExpiresAt,
-        createdAt: Date.now(),
-      });
+      const leased = imported
+        ? await session.leaseImportBuild(holder, agent, model)
+        : { ...(await session.leaseBuild(holder, agent, model)), ackedProducerSeq: 0 };
+      if (!leased) fail(409, 'conflict', `session ${sessionId} was imported by someone else`);
+      const { buildId, leaseExpiresAt, ackedProducerSeq } = leased;
+      await drizzle(c.env.DB)
+        .insert(builds)
+        .values({
+          id: buildId,
+          sessionId,
+          projectId,
+          holder,
+          agent,
+          model,
+          status: 'leased',
+          leaseExpiresAt,
+          createdAt: Date.now(),
+        })
+        // An import build is leased again by every import of the same session.
+        .onConflictDoUpdate({ target: builds.id, set: { status: 'leased', leaseExpiresAt } });
       const lease: BuildLease = {
         buildId,
         sessionId,
         projectId,
         leaseExpiresAt,
         ingestPath: `/api/sessions/${sessionId}/ingest`,
+        ackedProducerSeq,
       };
       return c.json(lease, 201);
     },

@@ -138,6 +138,15 @@ export class SessionObject extends DurableObject<Env> {
   }
 
   /**
+   * Leases the session's one import build (`POST …/builds {import: true}`) to `holder`, again
+   * whatever its lease status, so a re-import continues its producer seqs; returns the producer
+   * seq already acknowledged, or null when another holder created it.
+   */
+  async leaseImportBuild(holder: string, agent: string, model: string) {
+    return this.run(() => this.room.leaseImportBuild(holder, agent, model));
+  }
+
+  /**
    * Cron sweep (DESIGN §4): a session whose turn has run with no new event for `STUCK_SESSION_MS`
    * gets that turn finished (`failed: stuck`, or `completed` when every todo is done). Returns
    * whether it finished one.

@@ -18,7 +18,7 @@ export interface SelectedModel {
 }
 
 /** No provider is configured. */
-class NoProviderError extends Error {
+export class NoProviderError extends Error {
   override readonly name = 'NoProviderError';
   constructor() {
     super(

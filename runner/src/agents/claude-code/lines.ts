@@ -43,6 +43,11 @@ const common = {
   parent_tool_use_id: nullableString,
   /** Transcripts: a subagent's line, written without a parent id. */
   isSidechain: z.boolean().nullish(),
+  /** Transcripts (2.0.x+): the subagent a sidechain line belongs to. */
+  agentId: nullableString,
+  /** Transcripts: the line's id and the line it follows (sidechains are chained by them). */
+  uuid: nullableString,
+  parentUuid: nullableString,
   /** Transcripts: a line Claude Code wrote for itself (caveats, command echoes). */
   isMeta: z.boolean().nullish(),
 };
@@ -134,14 +139,22 @@ export const anthropicStreamEvent = z.discriminatedUnion('type', [
 ]);
 export type AnthropicStreamEvent = z.infer<typeof anthropicStreamEvent>;
 
+/** Transcripts: Claude Code's own title for the conversation (`/compact` and resumed sessions). */
+const claudeSummaryLine = z.object({
+  type: z.literal('summary'),
+  summary: z.string(),
+});
+
 /** Any line the Claude Code mapper reads. */
 export const claudeLine = z.discriminatedUnion('type', [
+  claudeSummaryLine,
   claudeInitLine,
   claudeAssistantLine,
   claudeUserLine,
   claudeResultLine,
   claudeStreamEventLine,
 ]);
+export type ClaudeLine = z.infer<typeof claudeLine>;
 
 /** A TodoWrite item; `activeForm` is missing in older versions and then defaults to `content`. */
 const claudeTodoItem = z.object({

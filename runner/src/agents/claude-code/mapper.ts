@@ -4,12 +4,13 @@ import {
   type RunnerEventBody,
   recordedTurnId,
 } from '@kiln/protocol';
-import type { AgentMapper, MapperOptions } from '../mapper';
+import type { AgentMapper, MapperOptions, RecordingFacts } from '../mapper';
 import type { RecordedLine } from '../recording';
 import {
   type AnthropicStreamEvent,
   anthropicStreamEvent,
   type ClaudeAssistantLine,
+  type ClaudeLine,
   type ClaudeResultLine,
   type ClaudeUsage,
   type ClaudeUserLine,
@@ -59,6 +60,7 @@ interface PendingTool {
  * Code session transcripts to session events. The rules are written down in protocol/PROTOCOL.md §7.
  */
 export class ClaudeCodeMapper implements AgentMapper {
+  readonly facts: RecordingFacts = {};
   private turnIndex = 0;
   private turn: TurnTrack | null = null;
   private readonly messages = new Map<string, MessageTrack>();
@@ -68,15 +70,28 @@ export class ClaudeCodeMapper implements AgentMapper {
   private readonly pendingTools = new Map<string, PendingTool>();
   /** When the latest transcript prompt was written, while no turn is open. */
   private promptAt: number | undefined;
+  /** Prompts of Task (Agent) calls whose subagent has not written yet → the call's id. */
+  private readonly taskPrompts = new Map<string, string>();
+  /** Sidechain `agentId`s and line `uuid`s → the Task call their subagent runs under. */
+  private readonly sidechains = new Map<string, string>();
 
   constructor(private readonly options: MapperOptions) {}
 
   push(line: RecordedLine): RunnerEventBody[] {
     const parsed = claudeLine.safeParse(line.value);
     if (!parsed.success) return [];
-    const value = parsed.data;
-    // Transcript subagent lines carry no parent id, so they cannot be tied to their Task call.
-    if (value.isSidechain) return [];
+    if (parsed.data.type === 'summary') {
+      this.facts.summary ??= parsed.data.summary;
+      return [];
+    }
+    let value = parsed.data;
+    this.facts.sourceSessionId ??= value.sessionId ?? value.session_id ?? undefined;
+    if (value.isSidechain) {
+      // A transcript subagent's line names no parent call: tie it to its Task call, else skip it.
+      const scope = this.sidechainScope(value);
+      if (scope === undefined) return [];
+      value = { ...value, parent_tool_use_id: scope };
+    }
     const out: RunnerEventBody[] = [];
     switch (value.type) {
       case 'system':
@@ -316,6 +331,8 @@ export class ClaudeCodeMapper implements AgentMapper {
           ...(at === undefined ? {} : { startedAt: at }),
         });
         if (b.name === 'TodoWrite' && scope === null) this.emitTodos(out, b.input);
+        const prompt = taskPrompt(b.input);
+        if (prompt !== undefined) this.taskPrompts.set(prompt, b.id);
       }
     }
   }
@@ -352,13 +369,14 @@ export class ClaudeCodeMapper implements AgentMapper {
   private onUser(out: RunnerEventBody[], line: ClaudeUserLine, at: number | undefined): void {
     const content = line.message.content;
     const blocks = typeof content === 'string' ? [{ type: 'text', text: content }] : content;
-    let prompt = !line.isMeta;
+    const subagent = line.parent_tool_use_id != null;
+    let prompt = !line.isMeta && !subagent;
     let interrupted = false;
     for (const raw of blocks) {
       const block = claudeContentBlock.safeParse(raw);
       if (!block.success) continue;
       const b = block.data;
-      if (b.type === 'text' && b.text.startsWith(INTERRUPT_MARKER)) interrupted = true;
+      if (b.type === 'text' && b.text.startsWith(INTERRUPT_MARKER) && !subagent) interrupted = true;
       if (b.type !== 'tool_result') continue;
       prompt = false;
       const pending = this.pendingTools.get(b.tool_use_id);
@@ -389,9 +407,31 @@ export class ClaudeCodeMapper implements AgentMapper {
     }
     // A transcript prompt ends the turn before it; stream-json turns end only with `result`.
     if (prompt) {
+      const text = promptText(line);
+      if (text !== undefined && !text.startsWith('<')) this.facts.firstPrompt ??= text;
       if (this.turn && !this.turn.openedByInit) this.closeTurn(out, this.transcriptTurnStatus());
       if (!this.turn) this.promptAt = at;
     }
+  }
+
+  /**
+   * The Task call a sidechain line's subagent runs under: known by its `agentId` or the line it
+   * follows, or — for the subagent's first line — the pending Task call whose `prompt` it is.
+   */
+  private sidechainScope(line: Exclude<ClaudeLine, { type: 'summary' }>): string | undefined {
+    let scope =
+      (line.agentId ? this.sidechains.get(line.agentId) : undefined) ??
+      (line.parentUuid ? this.sidechains.get(line.parentUuid) : undefined);
+    if (scope === undefined && line.type === 'user') {
+      const text = promptText(line);
+      scope = text === undefined ? undefined : this.taskPrompts.get(text);
+      if (text !== undefined) this.taskPrompts.delete(text);
+    }
+    if (scope !== undefined) {
+      if (line.agentId) this.sidechains.set(line.agentId, scope);
+      if (line.uuid) this.sidechains.set(line.uuid, scope);
+    }
+    return scope;
   }
 
   private onStreamEvent(
@@ -448,4 +488,18 @@ export class ClaudeCodeMapper implements AgentMapper {
     message.streamed.set(index, (message.streamed.get(index) ?? '') + (text ?? ''));
     if (text) out.push({ type, messageId: message.messageId, delta: text });
   }
+}
+
+/** The text of a user line that is a string or starts with a text block. */
+function promptText(line: ClaudeUserLine): string | undefined {
+  const content = line.message.content;
+  if (typeof content === 'string') return content;
+  const first = claudeContentBlock.safeParse(content[0]);
+  return first.success && first.data.type === 'text' ? first.data.text : undefined;
+}
+
+/** The `prompt` of a Task (or Agent) call's input, which its subagent receives as first line. */
+function taskPrompt(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null || !('prompt' in input)) return undefined;
+  return typeof input.prompt === 'string' ? input.prompt : undefined;
 }

@@ -4,7 +4,7 @@ import {
   type RunnerEventBody,
   recordedTurnId,
 } from '@kiln/protocol';
-import type { AgentMapper, MapperOptions } from '../mapper';
+import type { AgentMapper, MapperOptions, RecordingFacts } from '../mapper';
 import type { RecordedLine } from '../recording';
 import {
   eventMsg,
@@ -39,6 +39,7 @@ const CONTEXT_PREFIXES = [
  * are written down in protocol/PROTOCOL.md §7.
  */
 export class CodexRolloutMapper implements AgentMapper {
+  readonly facts: RecordingFacts = {};
   private sessionId: string | undefined;
   private model = '';
   private turnIndex = 0;
@@ -60,6 +61,7 @@ export class CodexRolloutMapper implements AgentMapper {
     switch (value.type) {
       case 'session_meta':
         this.sessionId ??= value.payload.id;
+        this.facts.sourceSessionId ??= value.payload.id;
         break;
       case 'turn_context':
         if (value.payload.model) this.model = value.payload.model;
@@ -128,6 +130,7 @@ export class CodexRolloutMapper implements AgentMapper {
         const text = item.content.map((part) => part.text ?? '').join('');
         if (item.role === 'user') {
           if (CONTEXT_PREFIXES.some((prefix) => text.startsWith(prefix))) return;
+          this.facts.firstPrompt ??= text;
           this.onPrompt(out, at);
           return;
         }

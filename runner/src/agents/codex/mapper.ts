@@ -5,7 +5,7 @@ import {
   recordedTurnId,
   type Todo,
 } from '@kiln/protocol';
-import type { AgentMapper, MapperOptions } from '../mapper';
+import type { AgentMapper, MapperOptions, RecordingFacts } from '../mapper';
 import type { RecordedLine } from '../recording';
 import { type CodexItem, type CodexUsage, codexItem, codexLine } from './lines';
 
@@ -24,6 +24,8 @@ interface TurnTrack {
  * protocol/PROTOCOL.md §7.
  */
 export class CodexMapper implements AgentMapper {
+  /** `codex exec --json` does not echo the prompt; only the thread id is known. */
+  readonly facts: RecordingFacts = {};
   private threadId: string | undefined;
   private turnIndex = 0;
   private turn: TurnTrack | null = null;
@@ -46,6 +48,7 @@ export class CodexMapper implements AgentMapper {
       case 'thread.started':
         this.closeTurn(out, 'interrupted');
         this.threadId = value.thread_id;
+        this.facts.sourceSessionId ??= value.thread_id;
         break;
       case 'turn.started':
         this.closeTurn(out, 'interrupted');

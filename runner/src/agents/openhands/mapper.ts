@@ -4,7 +4,7 @@ import {
   type RunnerEventBody,
   recordedTurnId,
 } from '@kiln/protocol';
-import type { AgentMapper, MapperOptions } from '../mapper';
+import type { AgentMapper, MapperOptions, RecordingFacts } from '../mapper';
 import type { RecordedLine } from '../recording';
 import { type OpenHandsEvent, type OpenHandsUsage, openHandsEvent } from './lines';
 
@@ -32,6 +32,8 @@ interface TurnTrack {
  * model response's usage is counted once. The rules are written down in protocol/PROTOCOL.md §7.
  */
 export class OpenHandsMapper implements AgentMapper {
+  /** Trajectories name no session: `kiln import` keys them by file. */
+  readonly facts: RecordingFacts = {};
   private turnIndex = 0;
   private turn: TurnTrack | null = null;
   private pendingStartAt: number | undefined;
@@ -66,6 +68,8 @@ export class OpenHandsMapper implements AgentMapper {
     const args = event.args ?? {};
     if (event.source === 'user') {
       if (event.action !== 'message') return;
+      const prompt = typeof args.content === 'string' ? args.content : event.message;
+      if (prompt) this.facts.firstPrompt ??= prompt;
       this.closeTurn(out, this.endStatus());
       this.pendingStartAt = at;
       return;
