@@ -132,6 +132,15 @@ export function refusalTests(ctx: SuiteContext): void {
       expect(await s.log()).toHaveLength(3);
     });
 
+    it('refuses recordedAt on a build that is not an import build (§7) with bad-frame, storing nothing', async () => {
+      const { s, p } = await sessionWith(1);
+      const [event] = renames(1, 1);
+      p.send({ type: 'events', firstProducerSeq: 2, events: [{ ...event!, recordedAt: 1 }] });
+      const [error] = await p.waitForType('error');
+      expect(error).toMatchObject({ code: 'bad-frame', fatal: false });
+      expect(await s.log()).toHaveLength(1);
+    });
+
     it('refuses events before hello with bad-frame', async () => {
       const s = await session();
       const peer = track(new Producer());
