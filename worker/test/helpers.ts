@@ -84,10 +84,13 @@ export class TestSocket {
   readonly frames: Record<string, unknown>[] = [];
   closed: { code: number; reason: string } | undefined;
   private waiters: (() => void)[] = [];
+  /** When the last frame arrived (ms), so a wait times out only on silence. */
+  private lastFrameAt = 0;
 
   constructor(readonly ws: WebSocket) {
     ws.addEventListener('message', (event) => {
       this.frames.push(JSON.parse(event.data as string));
+      this.lastFrameAt = Date.now();
       this.wake();
     });
     ws.addEventListener('close', (event) => {
@@ -100,14 +103,17 @@ export class TestSocket {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** Waits until `predicate` holds over the frames received so far (5 s timeout). */
+  /**
+   * Waits until `predicate` holds over the frames received so far. Fails after 5 s in which no
+   * frame arrived (a hang), not 5 s in all: a long stream on a slow machine is still progress.
+   */
   async waitFor(
     predicate: (frames: Record<string, unknown>[]) => boolean,
     what = 'condition',
   ): Promise<void> {
-    const deadline = Date.now() + 5000;
+    const started = Date.now();
     while (!predicate(this.frames)) {
-      if (Date.now() > deadline)
+      if (Date.now() > Math.max(started, this.lastFrameAt) + 5000)
         throw new Error(
           `timed out waiting for ${what}; got ${JSON.stringify(this.frames).slice(0, 2000)}`,
         );
@@ -150,6 +156,17 @@ export class TestSocket {
   async waitForPresence(count: number): Promise<PresenceView> {
     await this.waitFor(() => this.presence().count === count, `presence of ${count}`);
     return this.presence();
+  }
+
+  /**
+   * A barrier: waits until the object has handled every frame sent before it. The ping is spelled
+   * differently from `PING_FRAME`, which the runtime answers itself, ahead of frames the object
+   * has not read yet; this one the object answers in order.
+   */
+  async barrier(): Promise<void> {
+    const pongs = this.frames.filter((f) => f.type === 'pong').length;
+    this.send('{ "type": "ping" }');
+    await this.waitFor((f) => f.filter((x) => x.type === 'pong').length > pongs, 'pong');
   }
 
   close(): void {

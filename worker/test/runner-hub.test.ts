@@ -20,12 +20,8 @@ async function fakeRunner(token: string, capacity: number, agents: string[]): Pr
   return socket;
 }
 
-/** Waits until the hub has answered everything `socket` sent (a ping is ordered with frames). */
-async function settled(socket: TestSocket) {
-  const n = socket.frames.filter((f) => f.type === 'pong').length;
-  socket.send({ type: 'ping' });
-  await socket.waitFor((f) => f.filter((x) => x.type === 'pong').length > n, 'pong');
-}
+/** Waits until the hub has handled everything `socket` sent. */
+const settled = (socket: TestSocket) => socket.barrier();
 
 function builds(socket: TestSocket) {
   return socket.frames.filter((f) => f.type === 'build') as {
@@ -34,13 +30,27 @@ function builds(socket: TestSocket) {
   }[];
 }
 
-async function sharedRunner(agents: string[], capacity = 1) {
+/**
+ * Makes the fake runner accept every build it is offered the moment the offer arrives, as a real
+ * runner does: an accepted build runs and is never offered again, however long the test takes (an
+ * offer left unanswered goes back to the queue after the hub's 10 s offer timeout).
+ */
+function acceptBuilds(socket: TestSocket): void {
+  socket.ws.addEventListener('message', (event) => {
+    const frame = JSON.parse(event.data as string) as { type?: string; buildId?: string };
+    if (frame.type === 'build') socket.send({ type: 'build-accepted', buildId: frame.buildId });
+  });
+}
+
+async function sharedRunner(agents: string[], capacity = 1, accept = false) {
   const operator = await seedAccount();
   const runner = await seedRunner(operator, `shared ${agents.join(',')}`);
   await env.DB.prepare('UPDATE runner_tokens SET shared = 1 WHERE id = ?')
     .bind(runner.runnerId)
     .run();
-  return { operator, ...runner, socket: await fakeRunner(runner.token, capacity, agents) };
+  const socket = await fakeRunner(runner.token, capacity, agents);
+  if (accept) acceptBuilds(socket);
+  return { operator, ...runner, socket };
 }
 
 /** Another project owned by the same account, written straight into D1. */
@@ -63,8 +73,10 @@ const projectHead = async (projectId: string) =>
 
 describe('the shared runner hub under one tenant’s flood', () => {
   it('800 turns for an agent no runner offers fail at once, the queue is capped, and another account’s build then costs the hub a bounded number of row reads', async () => {
-    const slow = await sharedRunner(['slow']);
-    const demo = await sharedRunner(['demo']);
+    // Both accept what they are offered: this test takes long enough on a loaded machine for an
+    // unanswered offer to time out and be offered again.
+    const slow = await sharedRunner(['slow'], 1, true);
+    const demo = await sharedRunner(['demo'], 1, true);
     const hub = env.RUNNER_HUBS.getByName(SHARED_HUB);
     const flooder = await seedAccount();
 
@@ -116,6 +128,8 @@ describe('the shared runner hub under one tenant’s flood', () => {
       'slow',
     );
     expect(accountOver.status).toBe(429);
+    // The slow agent's one slot runs the first turn; every other one waits in the queue.
+    await settled(slow.socket);
     expect(builds(slow.socket)).toHaveLength(1);
 
     // Another account's build starts, reading a bounded part of the queue, and the flooder's

@@ -1,6 +1,8 @@
 import { env, evictDurableObject } from 'cloudflare:test';
 import {
   LAG_LIMIT_EVENTS,
+  MAX_BAD_FRAMES,
+  MAX_CLIENT_FRAMES_PER_SECOND,
   MAX_FRAME_BYTES,
   REPLAY_LIMIT,
   REPLAY_ROUND_EVENTS,
@@ -168,15 +170,35 @@ describe('limits', () => {
     expect(await logOf(sessionId, account.token)).toEqual([]);
   });
 
-  it('rate-limits a subscriber that sends too many frames, then closes it with 1008', async () => {
+  it('rate-limits a subscriber that sends too many frames, stores none it refused, then closes it with 1008', async () => {
     const { account, sessionId } = await openBuild();
+    // The bucket grants at most burst + rate × (time since it was made) frames. Its clock starts
+    // at the subscriber's first hello, after `start`; so until the socket closes, the test keeps
+    // more prompts sent than the bucket could grant by now plus the refusals that close it,
+    // whatever the machine's speed: once the object has read them all, it must have refused
+    // MAX_BAD_FRAMES + 1 of them.
+    const start = Date.now();
     const s = await subscribe(sessionId, account.token, 0);
-    for (let i = 0; i < 60; i++) s.send({ type: 'hello', lastSeq: 0 });
-    await s.waitFor(() => s.closed !== undefined, 'close');
+    const grantable = () => MAX_CLIENT_FRAMES_PER_SECOND * (2 + (Date.now() - start) / 1000);
+    let sent = 0;
+    while (s.closed === undefined) {
+      while (sent <= grantable() + MAX_BAD_FRAMES + 1) {
+        s.send({ type: 'send', clientMessageId: `m${sent}`, text: `prompt ${sent}` });
+        sent++;
+      }
+      const seen = s.frames.length;
+      await s.waitFor(() => s.frames.length > seen || s.closed !== undefined, 'an answer');
+    }
+    const bound = grantable();
     expect(s.closed?.code).toBe(1008);
-    expect(s.frames.filter((f) => f.type === 'error').some((f) => f.code === 'rate-limited')).toBe(
-      true,
-    );
+    const errors = s.frames.filter((f) => f.type === 'error');
+    expect(errors.some((f) => f.code === 'rate-limited' && f.fatal === false)).toBe(true);
+    expect(errors.at(-1)).toMatchObject({ code: 'rate-limited', fatal: true });
+    // Nothing refused is stored: only prompts the bucket granted are in the log.
+    const stored = (await logOf(sessionId, account.token)).filter((e) => e.type === 'user-message');
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.length).toBeLessThanOrEqual(bound);
+    expect(stored.length).toBeLessThanOrEqual(sent - errors.length);
   });
 });
 
@@ -236,7 +258,19 @@ describe('fuzz', () => {
     const before = await logOf(sessionId, account.token);
     const random = prng(20261121);
     let sent = 0;
+    // The build's lease (1.5 s in worker tests, then 1.5 s of grace) must outlive the fuzz, which
+    // takes tens of seconds on a loaded machine, so its producer's hellos keep meaning "a leased
+    // producer sends garbage". The test renews it itself at least every RENEW_MS, before a batch:
+    // losing it would take one batch of 12 frames outlasting lease and grace together.
+    const RENEW_MS = 500;
+    let renewedAt = 0;
     while (sent < 2000) {
+      if (Date.now() - renewedAt >= RENEW_MS) {
+        const keeper = await connectProducer(account, sessionId, buildId, 1);
+        expect(keeper.frames.at(-1)?.type, 'the lease was renewed').toBe('ready');
+        keeper.close();
+        renewedAt = Date.now();
+      }
       const role = random() < 0.5 ? 'ws' : 'ingest';
       const socket = await connect(sessionId, role, account.token);
       if (role === 'ingest' && random() < 0.5)
