@@ -1,8 +1,10 @@
-import { SELF } from 'cloudflare:test';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { stream } from '@durable-streams/client';
 import type { SessionEvent } from '@kiln/protocol';
 import { sampleTurn } from '@kiln/protocol/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { SessionObject } from '../src/session/session-object';
+import type { CommitWaiters } from '../src/streams/commit-waiters';
 import { api, BASE, logOf, openBuild, produce, renames, seedAccount } from './helpers';
 
 /** The stream path of a session (worker/src/streams/session-stream.ts). */
@@ -17,29 +19,58 @@ async function sessionWithSample() {
   return { ...build, log };
 }
 
-/** Reads an SSE body until `done(events so far)`; returns the `event`/`data` pairs. */
-async function readSse(
-  body: ReadableStream<Uint8Array>,
-  done: (events: { event: string; data: string }[]) => boolean,
-) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  const events: { event: string; data: string }[] = [];
-  let buffer = '';
-  while (!done(events)) {
-    const { value, done: ended } = await reader.read();
-    if (ended) break;
-    buffer += value;
-    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? '';
-      const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join('\n');
-      events.push({ event, data });
-    }
-  }
-  await reader.cancel();
-  return events;
+/** Resolves once `count` live readers wait in the session's object (so a commit must wake them). */
+async function parked(sessionId: string, count: number): Promise<void> {
+  await vi.waitFor(
+    () =>
+      runInDurableObject(env.SESSIONS.getByName(sessionId), (instance: SessionObject) => {
+        const waiters = (instance as unknown as { streamWaiters: CommitWaiters }).streamWaiters;
+        expect(waiters.size).toBe(count);
+      }),
+    { timeout: 10_000, interval: 20 },
+  );
 }
+
+type SseEvent = { event: string; data: string };
+
+/**
+ * A reader of an SSE body: `until(done)` reads on until `done(every event so far)` holds and
+ * returns the events; `cancel()` ends the connection.
+ */
+function sseReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const events: SseEvent[] = [];
+  let buffer = '';
+  return {
+    async until(done: (events: SseEvent[]) => boolean): Promise<SseEvent[]> {
+      while (!done(events)) {
+        const { value, done: ended } = await reader.read();
+        if (ended) throw new Error('the SSE response ended early');
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1] ?? '';
+          const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join('\n');
+          events.push({ event, data });
+        }
+      }
+      return events;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+/** A promise and its resolve function. */
+function deferred() {
+  let resolve: () => void = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+const controlsIn = (events: SseEvent[]) => events.filter((e) => e.event === 'control');
 
 describe('a session as a Durable Stream', () => {
   it('catch-up from -1 returns the whole log as a JSON array, with offsets derived from seq', async () => {
@@ -126,6 +157,7 @@ describe('a session as a Durable Stream', () => {
       `${path(sessionId)}?offset=${offset(head)}&live=long-poll&cursor=${cursor}`,
       account.token,
     );
+    await parked(sessionId, 1);
     await produce(producer, 1 + sampleTurn('x').length, renames(0, 2));
     const res = await poll;
     expect(res.status).toBe(200);
@@ -143,20 +175,17 @@ describe('a session as a Durable Stream', () => {
     expect(res.headers.get('Content-Type')).toBe('text/event-stream');
     const body = res.body;
     if (!body) throw new Error('no SSE body');
-    let produced = false;
-    const events = await readSse(body, (so) => {
-      const controls = so.filter((e) => e.event === 'control');
-      if (controls.length === 1 && !produced) {
-        // Caught up: commit two more while the connection is open.
-        produced = true;
-        void produce(producer, 1 + sampleTurn('x').length, renames(0, 2));
-      }
-      return controls.length === 2;
-    });
+    const sse = sseReader(body);
+    await sse.until((so) => controlsIn(so).length === 1);
+    // Caught up and parked in the object: only now does the producer commit two more.
+    await parked(sessionId, 1);
+    await produce(producer, 1 + sampleTurn('x').length, renames(0, 2));
+    const events = await sse.until((so) => controlsIn(so).length === 2);
+    await sse.cancel();
     const data = events.filter((e) => e.event === 'data').map((e) => JSON.parse(e.data));
     expect(data[0]).toEqual(log);
     expect((data[1] as SessionEvent[]).map((e) => e.seq)).toEqual([head + 1, head + 2]);
-    const controls = events.filter((e) => e.event === 'control').map((e) => JSON.parse(e.data));
+    const controls = controlsIn(events).map((e) => JSON.parse(e.data));
     expect(controls[0]).toMatchObject({ streamNextOffset: offset(head), upToDate: true });
     expect(controls[1]).toMatchObject({ streamNextOffset: offset(head + 2), upToDate: true });
     expect(controls[1].streamCursor).toMatch(/^\d+$/);
@@ -175,23 +204,20 @@ describe('a session as a Durable Stream', () => {
         warnOnHttp: false,
       });
       const seen: SessionEvent[] = [];
-      let produced = false;
-      let finished: () => void = () => {};
-      const all = new Promise<void>((resolve) => {
-        finished = resolve;
-      });
-      const firstLive = 1 + sampleTurn('x').length;
-      res.subscribeJson<SessionEvent>(async (batch) => {
+      const caughtUp = deferred();
+      const all = deferred();
+      res.subscribeJson<SessionEvent>((batch) => {
         seen.push(...batch.items);
-        if (batch.upToDate && !produced) {
-          // Caught up with the log: only now does the producer commit more.
-          produced = true;
-          await produce(producer, firstLive, renames(0, 3));
-          await produce(producer, firstLive + 3, renames(3, 2));
-        }
-        if (seen.length === log.length + 5) finished();
+        if (batch.upToDate) caughtUp.resolve();
+        if (seen.length === log.length + 5) all.resolve();
       });
-      await all;
+      await caughtUp.promise;
+      // The client's live read waits in the object before the producer commits more.
+      await parked(sessionId, 1);
+      const firstLive = 1 + sampleTurn('x').length;
+      await produce(producer, firstLive, renames(0, 3));
+      await produce(producer, firstLive + 3, renames(3, 2));
+      await all.promise;
       controller.abort();
       expect(seen).toEqual(await logOf(sessionId, account.token));
       expect(seen.slice(0, log.length)).toEqual(log);

@@ -29,6 +29,11 @@ export class CommitWaiters {
     });
   }
 
+  /** How many readers are waiting (tests wait until a reader is parked before committing). */
+  get size(): number {
+    return this.waiting.size;
+  }
+
   /** Called after a commit: releases every waiter whose offset is now behind `headSeq`. */
   wake(headSeq: number): void {
     for (const waiter of this.waiting) {
