@@ -225,3 +225,55 @@ describe('a session as a Durable Stream', () => {
     });
   }
 });
+
+describe('a Durable Streams client cut off mid-session', () => {
+  it('resumes from its last offset and ends with exactly the log, nothing twice', async () => {
+    const { account, sessionId, producer, log } = await sessionWithSample();
+    const follow = async (from: string | undefined, until: (seen: SessionEvent[]) => boolean) => {
+      const controller = new AbortController();
+      const res = await stream<SessionEvent>({
+        url: `${BASE}${path(sessionId)}`,
+        headers: { Authorization: `Bearer ${account.token}` },
+        fetch: (input, init) => SELF.fetch(input, init),
+        signal: controller.signal,
+        offset: from,
+        live: 'sse',
+        warnOnHttp: false,
+      });
+      const seen: SessionEvent[] = [];
+      let last = from;
+      let cut = false;
+      const done = deferred();
+      res.subscribeJson<SessionEvent>((batch) => {
+        // The client may still hand over a batch that was in flight when it was aborted; a cut
+        // reader has gone, so what it keeps (events and offset) ends at the cut.
+        if (cut) return;
+        seen.push(...batch.items);
+        last = batch.offset;
+        if (until(seen)) done.resolve();
+      });
+      return {
+        seen,
+        done: done.promise,
+        offset: () => last,
+        cut: () => {
+          cut = true;
+          controller.abort();
+        },
+      };
+    };
+    const first = await follow(undefined, (seen) => seen.length === log.length);
+    await first.done;
+    first.cut();
+    // Committed while nobody follows the session.
+    const firstLive = 1 + sampleTurn('x').length;
+    await produce(producer, firstLive, renames(0, 3));
+    const second = await follow(first.offset(), (seen) => seen.length === 5);
+    await parked(sessionId, 1);
+    await produce(producer, firstLive + 3, renames(3, 2));
+    await second.done;
+    second.cut();
+    expect(first.offset()).toBe(offset(log.length));
+    expect([...first.seen, ...second.seen]).toEqual(await logOf(sessionId, account.token));
+  });
+});
