@@ -132,6 +132,18 @@ describe('a session as a Durable Stream', () => {
       expect(res.status).toBe(405);
       expect(res.headers.get('Allow')).toBe('GET, HEAD, OPTIONS');
     }
+    // A browser's preflight needs no credential and names the read methods only.
+    const preflight = await api(path(sessionId), undefined, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'https://elsewhere.example',
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'authorization',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(preflight.headers.get('Access-Control-Allow-Methods')).toBe('GET,HEAD,OPTIONS');
     for (const bad of ['abc', '12', offset(log.length + 100)]) {
       const res = await api(`${path(sessionId)}?offset=${bad}`, account.token);
       expect(res.status).toBe(400);
