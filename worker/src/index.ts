@@ -14,6 +14,7 @@ import { sessions } from './routes/sessions';
 import { tokens } from './routes/tokens';
 import { traces } from './routes/traces';
 import { sweepStuckSessions } from './session/sweep';
+import { streams } from './streams/session-stream';
 
 export { ProjectObject } from './project/project-object';
 export { RunnerHub } from './runners/runner-hub';
@@ -38,7 +39,8 @@ const app = new Hono<AppEnv>()
 
 /**
  * The Kiln worker (it runs first for every request, wrangler `run_worker_first`): requests to
- * the apps origin get built apps from R2; `/api` the API; everything else the SPA (`[assets]`)
+ * the apps origin get built apps from R2; `/api` the API; `/v1/stream` the Durable Streams
+ * protocol (worker/src/streams); everything else the SPA (`[assets]`)
  * with Kiln's Content-Security-Policy.
  */
 export default {
@@ -46,6 +48,7 @@ export default {
     if (isAppsRequest(request, env)) return serveApp(request, env);
     const { pathname } = new URL(request.url);
     if (pathname === '/api' || pathname.startsWith('/api/')) return app.fetch(request, env, ctx);
+    if (pathname.startsWith('/v1/stream/')) return streams.fetch(request, env, ctx);
     return withKilnPageHeaders(await env.ASSETS.fetch(request), env);
   },
   /** Cron trigger (wrangler.toml): fail stuck sessions; drop old versions and unused blobs. */

@@ -36,6 +36,7 @@ import {
 } from '../auth/socket-access';
 import { recheckWrite } from '../auth/write-check';
 import type { Env } from '../env';
+import { CommitWaiters } from '../streams/commit-waiters';
 import {
   redactForViewers,
   type SessionSubscribers,
@@ -90,6 +91,8 @@ export class SessionObject extends DurableObject<Env> {
   private readonly shards: ShardRouter;
   /** Start-up (tables, alarm, state), run once under blockConcurrencyWhile; see `started`. */
   private starting: Promise<void> | undefined;
+  /** Durable Streams long-poll and SSE readers waiting for a commit (worker/src/streams). */
+  private readonly streamWaiters = new CommitWaiters();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -259,6 +262,16 @@ export class SessionObject extends DurableObject<Env> {
     const last = events[events.length - 1];
     const nextAfter = last && last.seq < state.headSeq ? last.seq : null;
     return { events, headSeq: state.headSeq, nextAfter };
+  }
+
+  /**
+   * `getEvents`, after waiting up to `timeoutMs` (ms) for an event past `after`: the Durable
+   * Streams live modes (worker/src/streams/session-stream.ts). null when none came in time.
+   */
+  async waitForEvents(after: number, limit: number, timeoutMs: number): Promise<EventsPage | null> {
+    await this.started();
+    const arrived = await this.streamWaiters.wait(after, this.requireState().headSeq, timeoutMs);
+    return arrived ? this.getEvents(after, limit) : null;
   }
 
   async getHealth(): Promise<SessionHealth> {
@@ -439,6 +452,7 @@ export class SessionObject extends DurableObject<Env> {
           break;
         case 'publish':
           this.subscribers.publish(effect.events);
+          this.streamWaiters.wake(effect.events.at(-1)?.seq ?? 0);
           break;
         case 'alarm':
           // Not awaited: the output gate holds every reply until this write is durable, and a
