@@ -1,5 +1,4 @@
 import {
-  type ErrorCode,
   type ErrorFrame,
   PROTOCOL_VERSION,
   type PresenceDiffFrame,
