@@ -1,11 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SessionState } from '@kiln/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../scripts/dev-stack.ts';
-import { launchChromium, startTestStack, untilState, waitForHead } from './harness';
+import {
+  launchChromium,
+  signUpInBrowser,
+  startTestStack,
+  untilState,
+  waitForHead,
+} from './harness';
 
 /** The follow-up prompt the demo agent holds on until it is interrupted. */
 const HELD = 'opening hours';
@@ -42,16 +47,8 @@ async function strictPage(context: BrowserContext): Promise<{ page: Page; proble
   return { page, problems };
 }
 
-async function signUp(page: Page, name: string): Promise<string> {
-  const email = `${name.toLowerCase()}-${randomUUID().slice(0, 8)}@example.test`;
-  await page.goto(`${stack.config.server}/sign-in`);
-  await page.getByRole('button', { name: 'Create an account' }).click();
-  await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill('a long enough password');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.waitForURL(`${stack.config.server}/`);
-  return email;
+function signUp(page: Page, name: string): Promise<string> {
+  return signUpInBrowser(page, stack.config.server, name);
 }
 
 async function stateOf(page: Page, sessionId: string): Promise<SessionState> {

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startTestStack } from './harness';
+import { launchChromium, signUpInBrowser, startTestStack } from './harness';
 
 let stack: Awaited<ReturnType<typeof startTestStack>>;
 let browser: Browser;
@@ -16,16 +15,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function signUp(page: Page, name: string): Promise<string> {
-  const email = `${name.toLowerCase()}-${randomUUID().slice(0, 8)}@example.test`;
-  await page.goto(`${stack.config.server}/sign-in`);
-  await page.getByRole('button', { name: 'Create an account' }).click();
-  await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill('a long enough password');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.waitForURL(`${stack.config.server}/`);
-  return email;
+function signUp(page: Page, name: string): Promise<string> {
+  return signUpInBrowser(page, stack.config.server, name);
 }
 
 const presenceLabel = (page: Page) => page.getByTestId('presence').getAttribute('aria-label');
